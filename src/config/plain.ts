@@ -9,8 +9,10 @@
 //  - scalar fields always present with proto3 defaults (0, '', false, first enum name);
 //    members of a oneof are present only when set;
 //  - sub-messages: undefined when absent;
-//  - repeated fields: arrays (empty when absent); map fields: plain objects ({} when absent);
-//  - enums: their value NAME as a string ("ROUND_ROBIN");
+//  - repeated fields: arrays (empty when absent); map fields: plain objects ({} when absent),
+//    keys as text (integer keys in decimal, bool keys "true"/"false");
+//  - enums: their value NAME as a string ("ROUND_ROBIN"); a number the enum does not define
+//    (possible from binary xDS when PGV does not require defined_only) stays a number;
 //  - int64/uint64: JS numbers;
 //  - bytes: Buffer;
 //  - google.protobuf.Duration: milliseconds as a number (fractional allowed), undefined when absent;
@@ -19,9 +21,11 @@
 //  - google.protobuf.Struct / Value / ListValue: plain JSON;
 //  - google.protobuf.Any: the plain form of the packed message plus '@type' (its full type URL);
 //    a TypedStruct (udpa.type.v1 / xds.type.v3) is unwrapped the same way, with '@type' set to its
-//    inner type_url. When the packed type is unknown to the schema the object is
+//    inner type_url. A packed well-known type (Duration, Struct, a wrapper, ...) is
+//    { '@type': url, value: <its plain form> }. When the packed type is unknown to the schema the object is
 //    { '@type': url, '@unknown': true, value?: Buffer, struct?: <json> } and the extension
-//    registry decides whether that is acceptable (is_optional) or an error.
+//    registry decides whether that is acceptable (is_optional) or an error. `struct` is there
+//    when the config came as JSON/YAML (or a TypedStruct), `value` when it came as binary.
 
 /** A decoded config message in plain form. Deliberately loose: shapes follow the Envoy protos. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

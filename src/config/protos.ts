@@ -25,15 +25,23 @@ export function protoRoot(): protobuf.Root {
   return root;
 }
 
-/** Look up a message type by full name ("envoy.config.cluster.v3.Cluster") or type URL. */
+const typeCache = new Map<string, protobuf.Type | null>();
+
+/** Look up a message type by full name ("envoy.config.cluster.v3.Cluster") or type URL. Cached. */
 export function lookupType(nameOrUrl: string): protobuf.Type | undefined {
-  const name = typeNameOf(nameOrUrl);
-  try {
-    const t = protoRoot().lookup(name);
-    return t instanceof protobuf.Type ? t : undefined;
-  } catch {
-    return undefined;
+  let t = typeCache.get(nameOrUrl);
+  if (t === undefined) {
+    t = null;
+    const r = protoRoot(); // a missing descriptor is an error, not an unknown type
+    try {
+      const found = r.lookup(typeNameOf(nameOrUrl));
+      if (found instanceof protobuf.Type) t = found;
+    } catch {
+      t = null;
+    }
+    if (typeCache.size < 100000) typeCache.set(nameOrUrl, t); // bounded: type URLs come from the network
   }
+  return t ?? undefined;
 }
 
 export function typeNameOf(nameOrUrl: string): string {

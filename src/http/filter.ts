@@ -15,7 +15,10 @@ export interface LocalReplyOptions {
   flags?: number;
   /** response_code_details, e.g. 'route_not_found'. */
   details?: string;
-  /** gRPC status for gRPC requests; default mapped from the HTTP status (503->14, 504->4, 429->14, 404->12...). */
+  /**
+   * gRPC status for gRPC requests; default Envoy's Grpc::Utility::httpToGrpcStatus of the HTTP
+   * status (400->13, 401->16, 403->7, 404->12, 429/502/503/504->14, anything else->2).
+   */
   grpcStatus?: number;
   /** Extra response headers. */
   headers?: Headers;
@@ -42,14 +45,45 @@ export interface StreamDecoderFilterCallbacks extends StreamFilterCallbacksBase 
   encodeHeaders(headers: Headers, endStream: boolean): void;
   encodeData(data: Buffer, endStream: boolean): void;
   encodeTrailers(trailers: Headers): void;
-  /** Flow control: the downstream can't take more; stop reading upstream until onBelowWriteBufferLowWatermark. */
+  /**
+   * Flow control (response direction): the downstream can't take more; the callbacks are told
+   * onAboveWriteBufferHighWatermark / onBelowWriteBufferLowWatermark. A callback registered while
+   * the downstream is already above the high watermark is told so at once (Envoy semantics).
+   */
   addDownstreamWatermarkCallbacks(cb: DownstreamWatermarkCallbacks): void;
+  removeDownstreamWatermarkCallbacks(cb: DownstreamWatermarkCallbacks): void;
+  /**
+   * Flow control (request direction): the upstream write buffer went above its high watermark;
+   * the HCM stops reading the downstream request body (HTTP/1: pauses the socket; HTTP/2: stops
+   * granting flow-control window) until onDecoderFilterBelowWriteBufferLowWatermark(). Calls nest
+   * (a counter, as Envoy's readDisable).
+   */
+  onDecoderFilterAboveWriteBufferHighWatermark(): void;
+  onDecoderFilterBelowWriteBufferLowWatermark(): void;
+  /** The per-stream buffer limit (listener per_connection_buffer_limit_bytes): 413 above it when buffering. */
+  decoderBufferLimit(): number;
   /** Buffered request body so far (StopIterationAndBuffer), or undefined. */
   decodingBuffer(): Buffer | undefined;
-  /** For the router: true when the request is an upgrade (WebSocket) the HCM allowed. */
+  /**
+   * For the router: the upgrade the HCM allowed for this request ('websocket', lowercase), or ''
+   * for a normal request. Only HTTP/1.1 Upgrade requests whose type is enabled by upgrade_configs
+   * (HCM, overridden per route by the route's upgrade_configs) get a non-empty value; for those,
+   * decodeHeaders gets endStream=false and no decodeData follows (the bytes after the request head
+   * belong to the tunnel).
+   */
   readonly upgradeType: string;
-  /** For upgrades: hand the raw downstream socket (after the upstream answered 101). */
-  upgradeTunnel?(upstream: import('node:net').Socket | import('node:stream').Duplex, head: Buffer): void;
+  /**
+   * For upgrades (upgradeType !== ''), once the upstream answered 101: either call
+   * encodeHeaders(<101 headers, with connection/upgrade>, false) first and then
+   * upgradeTunnel(upstreamSocket, head), or pass the 101 headers as `responseHeaders` here
+   * (they then run through the encoder filters). `head` = bytes the upstream already sent after its
+   * 101 head (written downstream first). The HCM then pipes bytes both ways (half-close, stream
+   * idle timeout) and ends the stream (access log) when both sides are closed. The router must not
+   * touch `upstream` afterwards except through its own 'close' bookkeeping.
+   * A non-101 upstream answer is a normal response: use encodeHeaders/encodeData (no tunnel).
+   */
+  upgradeTunnel?(upstream: import('node:net').Socket | import('node:stream').Duplex, head: Buffer,
+    responseHeaders?: Headers): void;
 }
 
 export interface StreamEncoderFilterCallbacks extends StreamFilterCallbacksBase {
@@ -87,4 +121,22 @@ export interface HttpFilterFactory {
   readonly terminal?: boolean;
   /** Create the per-stream filter instance(s). Return a decoder, an encoder, or one object that is both. */
   createFilter(): Partial<StreamDecoderFilter & StreamEncoderFilter>;
+}
+
+/**
+ * The 'http_filter' registry entry (src/common/registry.ts ExtensionFactory) as the HCM uses it.
+ * `create(typed_config, ctx)` compiles the filter config once per HCM config; ctx carries the
+ * server context plus:
+ *   ctx.filterName  the HttpFilter.name (use it as HttpFilterFactory.name)
+ *   ctx.statPrefix  'http.<hcm stat_prefix>.'   ctx.scope  the matching stats Scope
+ * Optionally `createRouteSpecificFilterConfig` compiles a typed_per_filter_config entry of a route
+ * (looked up by the entry's type URL) once at route-config compile time; what it returns is what
+ * callbacks.perFilterConfig(name) hands out. Without it the plain config object is handed out.
+ */
+export interface HttpFilterExtensionFactory {
+  typeNames: string[];
+  names?: string[];
+  create(config: import('../config/plain').PlainAny, ctx: import('../common/registry').FactoryContext): HttpFilterFactory;
+  createRouteSpecificFilterConfig?(config: import('../config/plain').PlainAny, ctx: import('../common/registry').FactoryContext): unknown;
+  noop?: boolean;
 }

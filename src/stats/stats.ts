@@ -3,11 +3,17 @@
 //
 // Usage on the hot path: resolve the Counter object once (at config compile time,
 // per cluster / per listener / per HCM), keep a reference, then `c.value++`.
+import type { Plain } from '../config/plain';
+import { NAN_KEY, binKey, sortedBins, countBelow, approxSum, approxQuantiles, type Bin } from './loglinear';
+import { compileStatsMatcher, compileBucketSettings, type NameMatcher, type BucketSetting } from './matcher';
+import { TagProducer } from './tag_extractor';
 
 export class Counter {
   value = 0;
+  /** Set by resetCounters() when a used counter is zeroed, so ?usedonly keeps showing it (as in Envoy). */
+  latched = false;
   /** true once the counter was ever incremented (for ?usedonly). */
-  get used(): boolean { return this.value !== 0; }
+  get used(): boolean { return this.value !== 0 || this.latched; }
   constructor(readonly name: string) {}
   inc(): void { this.value++; }
   add(n: number): void { this.value += n; }
@@ -17,13 +23,15 @@ export type GaugeImportMode = 'Accumulate' | 'NeverImport';
 
 export class Gauge {
   value = 0;
-  used = false;
+  /** Set by the mutators; a gauge whose value is non-zero also counts as used. */
+  touched = false;
+  get used(): boolean { return this.touched || this.value !== 0; }
   constructor(readonly name: string, readonly importMode: GaugeImportMode = 'Accumulate') {}
-  inc(): void { this.value++; this.used = true; }
-  dec(): void { this.value--; this.used = true; }
-  add(n: number): void { this.value += n; this.used = true; }
-  sub(n: number): void { this.value -= n; this.used = true; }
-  set(n: number): void { this.value = n; this.used = true; }
+  inc(): void { this.value++; this.touched = true; }
+  dec(): void { this.value--; this.touched = true; }
+  add(n: number): void { this.value += n; this.touched = true; }
+  sub(n: number): void { this.value -= n; this.touched = true; }
+  set(n: number): void { this.value = n; this.touched = true; }
 }
 
 export type HistogramUnit = 'Unspecified' | 'Bytes' | 'Microseconds' | 'Milliseconds' | 'Percent';
@@ -33,45 +41,94 @@ export const DEFAULT_BUCKETS: readonly number[] = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 ];
 
+/** Envoy's supported quantiles (HistogramStatisticsImpl::supportedQuantiles). */
+export const SUPPORTED_QUANTILES: readonly number[] = [0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1];
+
+/** What Envoy's HistogramStatistics exposes, computed on demand from the bins. */
+export interface HistogramStatistics {
+  /** Approximate quantiles for SUPPORTED_QUANTILES; NaN when there are no samples. */
+  quantiles: number[];
+  /** For each supported bucket bound, the samples in bins lying entirely at or below it. */
+  computedBuckets: number[];
+  sampleCount: number;
+  /** Sum of the samples, each counted at its bin's midpoint (Envoy's hist_approx_sum). */
+  sampleSum: number;
+  /** The non-empty bins, ascending (for ?histogram_buckets=detailed). */
+  bins: Bin[];
+}
+
 /**
- * A cumulative histogram with fixed buckets plus a bounded reservoir of recent
- * samples for quantiles. record() is O(buckets) with no allocation.
+ * A histogram with Envoy's (libcircllhist) log-linear bins. record() is a log10 plus
+ * one Map update, no allocation. Like Envoy's ParentHistogram it keeps an interval view
+ * (samples between the last two mergeHistograms() calls) and a cumulative view; the
+ * cumulative view here also includes samples recorded since the last merge.
  */
 export class Histogram {
   readonly buckets: readonly number[];
-  readonly counts: Float64Array;
+  /** Samples recorded (live). */
   count = 0;
+  /** Exact sum of the recorded samples (live). */
   sum = 0;
-  private readonly recent = new Float64Array(1024);
-  private recentLen = 0;
-  private recentPos = 0;
+  private current = new Map<number, number>();
+  private merged = new Map<number, number>();
+  private lastInterval = new Map<number, number>();
   get used(): boolean { return this.count !== 0; }
   constructor(readonly name: string, readonly unit: HistogramUnit = 'Unspecified', buckets: readonly number[] = DEFAULT_BUCKETS) {
     this.buckets = buckets;
-    this.counts = new Float64Array(buckets.length);
   }
   record(v: number): void {
     this.count++;
     this.sum += v;
-    const b = this.buckets;
-    for (let i = 0; i < b.length; i++) if (v <= b[i]) { this.counts[i]++; break; }
-    this.recent[this.recentPos] = v;
-    this.recentPos = (this.recentPos + 1) & 1023;
-    if (this.recentLen < 1024) this.recentLen++;
+    const k = binKey(v);
+    const c = this.current;
+    c.set(k, (c.get(k) ?? 0) + 1);
   }
-  /** Cumulative count of samples <= buckets[i]. */
-  cumulative(): number[] {
-    const out: number[] = new Array(this.buckets.length);
-    let acc = 0;
-    for (let i = 0; i < this.buckets.length; i++) { acc += this.counts[i]; out[i] = acc; }
+  /** Close the current interval: it becomes the interval view and is folded into the cumulative one. */
+  merge(): void {
+    const cur = this.current;
+    const m = this.merged;
+    for (const [k, n] of cur) m.set(k, (m.get(k) ?? 0) + n);
+    const old = this.lastInterval;
+    old.clear();
+    this.lastInterval = cur;
+    this.current = old;
+  }
+  /** Statistics over all samples ('cumulative') or over the last merged interval ('interval'). */
+  statistics(view: 'cumulative' | 'interval' = 'cumulative'): HistogramStatistics {
+    const maps = view === 'interval' ? [this.lastInterval] : [this.merged, this.current];
+    const { bins, total } = sortedBins(maps);
+    return {
+      quantiles: approxQuantiles(bins, SUPPORTED_QUANTILES),
+      computedBuckets: this.buckets.map((b) => countBelow(bins, b)),
+      sampleCount: total,
+      sampleSum: approxSum(bins),
+      bins,
+    };
+  }
+  /** Samples per bucket (disjoint), from the cumulative view. */
+  get counts(): Float64Array {
+    const cum = this.cumulative();
+    const out = new Float64Array(cum.length);
+    for (let i = 0; i < cum.length; i++) out[i] = cum[i] - (i > 0 ? cum[i - 1] : 0);
     return out;
   }
-  /** Quantile q in [0,1] over the recent-sample reservoir; NaN when empty. */
+  /** Cumulative count of samples <= buckets[i] (bin-resolution, as Envoy computes it). */
+  cumulative(): number[] {
+    return this.statistics('cumulative').computedBuckets;
+  }
+  /** Quantile q in [0,1] over all samples; NaN when empty. */
   quantile(q: number): number {
-    if (this.recentLen === 0) return NaN;
-    const a = Array.from(this.recent.subarray(0, this.recentLen)).sort((x, y) => x - y);
-    const idx = Math.min(a.length - 1, Math.max(0, Math.ceil(q * a.length) - 1));
-    return a[idx];
+    const { bins } = sortedBins([this.merged, this.current]);
+    return approxQuantiles(bins, [Math.min(1, Math.max(0, q))])[0];
+  }
+  /** Forget every sample (used when a scope is recreated). */
+  clear(): void {
+    this.count = 0; this.sum = 0;
+    this.current.clear(); this.merged.clear(); this.lastInterval.clear();
+  }
+  /** Number of samples that could not be binned (NaN / infinite). */
+  get nanCount(): number {
+    return (this.merged.get(NAN_KEY) ?? 0) + (this.current.get(NAN_KEY) ?? 0);
   }
 }
 
@@ -90,30 +147,90 @@ export class Store {
   readonly histograms = new Map<string, Histogram>();
   /** Text-readout stats (Envoy "text readouts"), e.g. control_plane.identifier. */
   readonly textReadouts = new Map<string, string>();
+  /** Tag extraction used by /stats/prometheus (Envoy's default extractors unless configured). */
+  tagProducer: TagProducer = new TagProducer();
+  /** Stat-name prefixes registered as custom namespaces (rendered without the envoy_ prefix). */
+  readonly customNamespaces = new Set<string>();
+  private accept: NameMatcher | undefined;
+  private bucketSettings: BucketSetting[] = [];
+
+  /**
+   * Apply envoy.config.metrics.v3.StatsConfig (plain form): stats_tags / use_all_default_tags,
+   * stats_matcher and histogram_bucket_settings. Throws StatsConfigError / TagConfigError
+   * naming the offending field. Stats created before this call are kept as they are.
+   */
+  configure(statsConfig: Plain): void {
+    const cfg = statsConfig ?? {};
+    const producer = new TagProducer(cfg);
+    const accept = compileStatsMatcher(cfg.stats_matcher);
+    const settings = compileBucketSettings(cfg.histogram_bucket_settings);
+    this.tagProducer = producer;
+    this.accept = accept;
+    this.bucketSettings = settings;
+  }
+
+  /** Whether a stat with this name is instantiated (stats_matcher). Rejected stats still work but are not stored. */
+  accepts(name: string): boolean { return this.accept === undefined || this.accept(name); }
 
   counter(name: string): Counter {
     let c = this.counters.get(name);
-    if (!c) { c = new Counter(name); this.counters.set(name, c); }
+    if (!c) {
+      c = new Counter(name);
+      if (this.accepts(name)) this.counters.set(name, c);
+    }
     return c;
   }
   gauge(name: string, mode?: GaugeImportMode): Gauge {
     let g = this.gauges.get(name);
-    if (!g) { g = new Gauge(name, mode); this.gauges.set(name, g); }
+    if (!g) {
+      g = new Gauge(name, mode);
+      if (this.accepts(name)) this.gauges.set(name, g);
+    }
     return g;
   }
   histogram(name: string, unit?: HistogramUnit): Histogram {
     let h = this.histograms.get(name);
-    if (!h) { h = new Histogram(name, unit); this.histograms.set(name, h); }
+    if (!h) {
+      h = new Histogram(name, unit, this.bucketsFor(name));
+      if (this.accepts(name)) this.histograms.set(name, h);
+    }
     return h;
+  }
+  /** Set a text readout (ignored when the stats matcher rejects the name). */
+  setTextReadout(name: string, value: string): void {
+    if (this.textReadouts.has(name) || this.accepts(name)) this.textReadouts.set(name, value);
+  }
+  private bucketsFor(name: string): readonly number[] {
+    for (const s of this.bucketSettings) if (s.match(name)) return s.buckets;
+    return DEFAULT_BUCKETS;
   }
   scope(prefix: string): Scope { return new Scope(this, prefix); }
   /** Drop every stat whose name starts with prefix (a removed cluster/listener). */
   removeScope(prefix: string): void {
-    for (const m of [this.counters, this.gauges, this.histograms] as Map<string, unknown>[]) {
+    for (const m of [this.counters, this.gauges, this.histograms, this.textReadouts] as Map<string, unknown>[]) {
       for (const k of m.keys()) if (k.startsWith(prefix)) m.delete(k);
     }
   }
-  resetCounters(): void { for (const c of this.counters.values()) c.value = 0; }
+  /** POST /reset_counters. */
+  resetCounters(): void {
+    for (const c of this.counters.values()) {
+      if (c.value !== 0) c.latched = true;
+      c.value = 0;
+    }
+  }
+  /** Close the current histogram interval (Envoy does this every stats_flush_interval). */
+  mergeHistograms(): void {
+    for (const h of this.histograms.values()) h.merge();
+  }
+  /**
+   * Call mergeHistograms() every intervalMs (Envoy's stats_flush_interval, default 5000 ms).
+   * The timer does not keep the process alive. Returns a function that stops it.
+   */
+  startHistogramMerging(intervalMs = 5000): () => void {
+    const t = setInterval(() => this.mergeHistograms(), Math.max(1, intervalMs));
+    t.unref();
+    return () => clearInterval(t);
+  }
 }
 
 /** The process-wide store. Workers (issue 4) roll their numbers up into it. */
