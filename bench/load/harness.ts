@@ -35,13 +35,25 @@ async function waitPort(port: number, timeoutMs = 10_000): Promise<void> {
   throw new Error(`port ${port} did not open`);
 }
 
-function procCpuSeconds(pid: number): number {
+function statOf(pid: number): { ppid: number; cpu: number } | undefined {
   try {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(parts[11]) + Number(parts[12]); // utime + stime
-    return ticks / 100;
-  } catch { return NaN; }
+    return { ppid: Number(parts[1]), cpu: (Number(parts[11]) + Number(parts[12])) / 100 }; // utime + stime
+  } catch { return undefined; }
+}
+
+/** CPU seconds of a process plus its direct children (nginx/haproxy workers, taskset's child). */
+function procCpuSeconds(pid: number): number {
+  const own = statOf(pid);
+  if (!own) return NaN;
+  let total = own.cpu;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const st = statOf(Number(d));
+    if (st && st.ppid === pid) total += st.cpu;
+  }
+  return total;
 }
 
 function parseLatency(s: string): number {
