@@ -248,6 +248,20 @@ export class ListenerManager {
     return p;
   }
 
+  /**
+   * Server shutdown (SIGTERM): stop accepting now, tell every connection to drain
+   * (HTTP/1.1 `connection: close`, HTTP/2 GOAWAY, idle keep-alives closed), and resolve
+   * as soon as all connections are gone, or after drainMs, closing what is left.
+   */
+  shutdown(drainMs: number = this.ctx.drainTimeMs): Promise<void> {
+    const all = [...this.active.values(), ...this.draining];
+    for (const l of all) {
+      if (l.servers.length) this.stats.listener_stopped.inc();
+      l.stopListening();
+    }
+    return Promise.all(all.map((l) => l.drainAll(drainMs))).then(() => undefined);
+  }
+
   /** Stop accepting on every listener (connections continue). */
   stopListening(): void {
     for (const l of this.active.values()) {

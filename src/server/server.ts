@@ -175,7 +175,7 @@ export class Server {
     this.state = 'DRAINING';
     log.info(`shutting down (${graceful ? 'draining for up to ' + this.opts.drainTimeS + 's' : 'immediately'})`);
     try {
-      await this.listenerManager.drainAll({ graceful, inboundOnly: false });
+      await this.listenerManager.shutdown(graceful ? this.opts.drainTimeS * 1000 : 0);
     } catch (e) { log.error(`drain failed: ${String(e)}`); }
     this.listenerManager.close();
     this.clusterManager.shutdown();

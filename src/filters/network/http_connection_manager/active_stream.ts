@@ -850,12 +850,12 @@ export class ActiveStream {
     hc.checkDrainOnResponse();
     if (this.isH1) {
       if (this.info.protocol === 'HTTP/1.0' && headers['content-length'] === undefined) this.sawConnectionClose = true;
-      if (this.sawConnectionClose) hc.closeAfterResponses();
+      if (this.sawConnectionClose) hc.closeAfterResponses(this);
       if (!this.remoteComplete && this.upgradeType === '') {
-        hc.closeAfterResponses();
+        hc.closeAfterResponses(this);
         cfg.stats.downstream_rq_response_before_rq_complete.value++;
       }
-      if (hc.wantsClose() && !upgradeResponse) headers['connection'] = 'close';
+      if (hc.wantsClose(this) && !upgradeResponse) headers['connection'] = 'close';
     } else if (!this.remoteComplete) {
       cfg.stats.downstream_rq_response_before_rq_complete.value++;
     }

@@ -268,7 +268,8 @@ function onClientError(this: http.Server, err: Error & { code?: string }, socket
   const sock = socket as Sock;
   const hc = sock[kHcmConn];
   const code = err.code ?? '';
-  const isParse = code.startsWith('HPE_');
+  // The peer closed mid-request (node reports the truncated message as a parse error): a disconnect.
+  const isParse = code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE';
   const isTimeout = code === 'ERR_HTTP_REQUEST_TIMEOUT';
   if (hc === undefined || hc.closed || (!isParse && !isTimeout)) { sock.destroy(); return; }
   const st = hc.cfg.stats;

@@ -46,6 +46,8 @@ export class HcmConnection {
   activeStreams = 0;
   requestsCount = 0;
   private drainState = Drain.NotDraining;
+  /** HTTP/1: responses of streams with id >= this carry `connection: close` (pipelined earlier ones do not). */
+  private closeFromStreamId = Number.MAX_SAFE_INTEGER;
   private idleTimer: NodeJS.Timeout | null = null;
   private durationTimer: NodeJS.Timeout | null = null;
   private sniffBuf: Buffer | null = null;
@@ -149,7 +151,8 @@ export class HcmConnection {
     const max = this.cfg.maxRequestsPerConnection;
     if (max > 0 && this.requestsCount >= max && this.drainState === Drain.NotDraining) {
       this.cfg.stats.downstream_cx_max_requests_reached.value++;
-      this.startDrainSequence();
+      if (this.codec === Codec.Http2) this.startDrainSequence();
+      else this.closeAfterResponses(s);
     }
   }
 
@@ -204,12 +207,16 @@ export class HcmConnection {
     }
   }
 
-  /** HTTP/1: the current response gets `connection: close` and the connection closes after it. */
-  closeAfterResponses(): void {
-    if (this.drainState === Drain.NotDraining || this.drainState === Drain.Draining) this.drainState = Drain.Closing;
+  /** HTTP/1: the response of `s` (and later ones) get `connection: close`; the connection closes after it. */
+  closeAfterResponses(s: ActiveStream): void {
+    this.drainState = Drain.Closing;
+    if (s.id < this.closeFromStreamId) this.closeFromStreamId = s.id;
   }
 
-  wantsClose(): boolean { return this.drainState !== Drain.NotDraining; }
+  /** HTTP/1: should the response of `s` carry `connection: close`? */
+  wantsClose(s: ActiveStream): boolean {
+    return this.drainState !== Drain.NotDraining && s.id >= this.closeFromStreamId;
+  }
 
   /** Envoy's startDrainSequence: HTTP/2 GOAWAY; HTTP/1 closes once idle (responses carry `connection: close`). */
   startDrainSequence(): void {
@@ -224,6 +231,7 @@ export class HcmConnection {
       return;
     }
     this.drainState = Drain.Closing;
+    this.closeFromStreamId = 0;
     if (this.activeStreams === 0) this.closeConnection();
   }
 
