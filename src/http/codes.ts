@@ -16,8 +16,11 @@ export function parseStatus(v: string | string[] | undefined): number {
   if (v === undefined) return 0;
   const s = typeof v === 'string' ? v : v[0];
   if (s === undefined || s.length !== 3) return 0;
-  const n = ((s.charCodeAt(0) - 48) * 100) + ((s.charCodeAt(1) - 48) * 10) + (s.charCodeAt(2) - 48);
-  return n >= 100 && n <= 999 ? n : 0;
+  const a = s.charCodeAt(0) - 48;
+  const b = s.charCodeAt(1) - 48;
+  const c = s.charCodeAt(2) - 48;
+  if (a < 1 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return 0;
+  return a * 100 + b * 10 + c;
 }
 
 /** Responses that never carry a body (RFC 9110): 1xx, 204, 304. */

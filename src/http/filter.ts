@@ -2,6 +2,19 @@
 // every method returns a numeric status; a filter that must wait returns a Stop
 // status and later calls callbacks.continueDecoding()/continueEncoding().
 // Filters are objects created once per stream by a factory compiled once per config.
+//
+// What the HCM (src/filters/network/http_connection_manager) guarantees to filters:
+//  - request headers: lowercase names; ':method', ':authority' (never 'host'), ':scheme' and
+//    ':path' (absent only for CONNECT) for both HTTP/1.1 and HTTP/2; repeated headers are one
+//    comma-joined value (set-cookie an array); hop-by-hop headers removed (connection/upgrade
+//    kept for allowed upgrades; 'te' reduced to "trailers"); x-forwarded-for/-proto,
+//    x-request-id, x-envoy-internal etc. already set as Envoy's mutateRequestHeaders does;
+//  - decodeHeaders endStream=true for a request without a body;
+//  - response headers given to encodeHeaders must carry ':status' (a string); the HCM adds
+//    'date' (if absent) and 'server', and removes connection-specific headers before the codec;
+//  - a filter without decodeData/encodeData passes data through, except while it holds the
+//    headers (StopIteration), when the data is buffered for it;
+//  - route() returns src/router's RouteMatchResult (typed here as RouteMatchLike).
 import type { Headers } from './headers';
 import type { StreamInfo } from '../common/stream_info';
 import type { RouteEntryLike, RouteMatchLike } from './route_api';
@@ -130,8 +143,10 @@ export interface HttpFilterFactory {
  *   ctx.filterName  the HttpFilter.name (use it as HttpFilterFactory.name)
  *   ctx.statPrefix  'http.<hcm stat_prefix>.'   ctx.scope  the matching stats Scope
  * Optionally `createRouteSpecificFilterConfig` compiles a typed_per_filter_config entry of a route
- * (looked up by the entry's type URL) once at route-config compile time; what it returns is what
- * callbacks.perFilterConfig(name) hands out. Without it the plain config object is handed out.
+ * once at route-config compile time; what it returns is what callbacks.perFilterConfig(name) hands
+ * out. The entry is looked up by its own type URL (as Envoy does), so a filter whose per-route
+ * proto differs from its config proto (e.g. RBACPerRoute) lists both in typeNames. Without it the
+ * plain config object is handed out.
  */
 export interface HttpFilterExtensionFactory {
   typeNames: string[];

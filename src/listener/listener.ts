@@ -176,7 +176,17 @@ function buildNetworkFilters(chain: Plain, path: string, base: Record<string, un
         throw new ConfigError(tpath, `unknown network filter type "${tc['@type']}" (filter '${f.name ?? ''}')`);
       }
       const fctx: FactoryContext = { ...base, path: tpath, filterName: f.name ?? '' };
-      let nf = factory.create(tc, fctx) as NetworkFilterFactory | undefined;
+      let nf: NetworkFilterFactory | undefined;
+      try {
+        nf = factory.create(tc, fctx) as NetworkFilterFactory | undefined;
+      } catch (e) {
+        // Factories name fields relative to their config (the registry's contract) or under
+        // ctx.path: report the full path either way.
+        if (e instanceof ConfigError && e.path !== tpath && !e.path.startsWith(tpath + '.') && !e.path.startsWith(tpath + '[')) {
+          throw new ConfigError(e.path ? joinPath(tpath, e.path) : tpath, e.detail);
+        }
+        throw e;
+      }
       // Accepted-but-inert extensions (Istio's metadata exchange, stats) pass connections on.
       if (factory.noop && (!nf || typeof nf.createFilter !== 'function')) nf = passThroughFactory(f.name || lastSegment(tc['@type']));
       if (!nf || typeof nf.createFilter !== 'function') {

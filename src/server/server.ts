@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { Options, defaultOptions } from './options';
 import { VERSION } from './version';
 import { ServerContext, LocalInfo } from './context';
-import { createLogger, setLogLevel } from '../common/log';
+import { createLogger, setLogLevel, setLogSink } from '../common/log';
 import { Store, rootStore } from '../stats/stats';
 import { loadBootstrapMessage } from '../config/bootstrap';
 import { toPlain } from '../config/json';
@@ -64,7 +64,12 @@ export class Server {
       nodeId: this.opts.serviceNode || node.id || '',
       clusterName: this.opts.serviceCluster || node.cluster || '',
       zone: this.opts.serviceZone || node.locality?.zone || '',
-      node: { ...node, id: this.opts.serviceNode || node.id || '', cluster: this.opts.serviceCluster || node.cluster || '', user_agent_name: 'remora', user_agent_version: VERSION },
+      node: {
+        ...node, id: this.opts.serviceNode || node.id || '', cluster: this.opts.serviceCluster || node.cluster || '',
+        // --service-zone overrides node.locality.zone, as in Envoy.
+        ...(this.opts.serviceZone ? { locality: { ...node.locality, zone: this.opts.serviceZone } } : {}),
+        user_agent_name: 'remora', user_agent_version: VERSION,
+      },
     };
     const clusterManager = new ClusterManagerImpl({ stats: this.stats, log: createLogger('upstream'), localZone: localInfo.zone });
     this.clusterManager = clusterManager;
@@ -77,7 +82,10 @@ export class Server {
       runtime: staticRuntime(b),
     };
     const sr = b.static_resources ?? { clusters: [], listeners: [] };
+    const staticNames = new Set<string>();
     sr.clusters.forEach((c: Plain, i: number) => {
+      if (staticNames.has(c.name)) throw new ConfigError(`static_resources.clusters[${i}]`, `cluster manager: duplicate cluster '${c.name}'`);
+      staticNames.add(c.name);
       try { clusterManager.addOrUpdate(c, { addedViaApi: false }); }
       catch (e) { throw prefixError(e, `static_resources.clusters[${i}]`); }
     });
@@ -126,12 +134,19 @@ export class Server {
     this.refreshServerStats();
   }
 
+  /** Envoy's Utility::serverState: DRAINING while /healthcheck/fail is in effect. */
+  serverState(): ServerState {
+    return this.state === 'LIVE' && this.healthFailed ? 'DRAINING' : this.state;
+  }
+
   /** Called before each stats render. */
   refreshServerStats(): void {
     const s = this.stats;
     const mu = process.memoryUsage();
-    s.gauge('server.live').set(this.state === 'LIVE' ? 1 : 0);
-    s.gauge('server.state').set({ LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 }[this.state]);
+    const state = this.serverState();
+    // Envoy: failHealthcheck() clears `live`, and serverState() reports DRAINING while it is failed.
+    s.gauge('server.live').set(state === 'LIVE' ? 1 : 0);
+    s.gauge('server.state').set({ LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 }[state]);
     s.gauge('server.uptime').set(Math.floor((Date.now() - this.startedAtMs) / 1000));
     s.gauge('server.memory_allocated').set(mu.heapUsed + mu.external);
     s.gauge('server.memory_heap_size').set(mu.heapTotal);
@@ -143,7 +158,7 @@ export class Server {
       beforeStats: () => this.refreshServerStats(),
       serverInfo: () => ({
         version: VERSION,
-        state: this.state === 'LIVE' && this.healthFailed ? 'DRAINING' as const : this.state,
+        state: this.serverState(),
         uptimeCurrentEpochS: Math.floor((Date.now() - this.startedAtMs) / 1000),
         uptimeAllEpochsS: Math.floor((Date.now() - this.startedAtMs) / 1000),
         commandLineOptions: commandLineOptions(this.opts),
@@ -238,6 +253,19 @@ export async function runServer(opts: Options): Promise<number> {
       const [name, level] = part.split(':');
       if (!name || !level || !setLogLevel(level, name)) { process.stderr.write(`remora: --component-log-level: bad entry "${part}"\n`); return 1; }
     }
+  }
+  if (opts.logPath) {
+    // Envoy --log-path: the leveled log goes to this file (appended) instead of stderr.
+    let fd: number;
+    try {
+      fd = fs.openSync(opts.logPath, 'a');
+    } catch (e) {
+      process.stderr.write(`remora: --log-path: cannot open ${opts.logPath}: ${(e as Error).message}\n`);
+      return 1;
+    }
+    setLogSink((line) => {
+      try { fs.writeSync(fd, line); } catch { /* a full disk must not stop the proxy */ }
+    });
   }
   if (!opts.configPath && !opts.configYaml) {
     process.stderr.write('remora: no config: pass -c <path> or --config-yaml <yaml>\n');

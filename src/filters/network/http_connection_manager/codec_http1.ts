@@ -64,8 +64,14 @@ export function closeHttp1Servers(cfg: HcmConfig): void {
   const s = cfg.servers.h1 as H1Servers | undefined;
   if (s === undefined) return;
   (cfg.servers as { h1: unknown }).h1 = undefined;
-  s.server.removeAllListeners('request');
-  if (s.tracking) { try { s.server.close(); } catch { /* not listening */ } }
+  if (!s.tracking) return;
+  // Stop node's headers-timeout checker without closing connections still being served
+  // (http.Server.close() would also close idle keep-alive connections).
+  for (const sym of Object.getOwnPropertySymbols(s.server)) {
+    if (sym.description === 'http.server.connectionsCheckingInterval') {
+      clearInterval((s.server as unknown as Record<symbol, NodeJS.Timeout>)[sym]);
+    }
+  }
 }
 
 export function startHttp1(hc: HcmConnection): void {

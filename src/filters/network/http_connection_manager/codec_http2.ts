@@ -6,6 +6,7 @@
 // ENHANCE_YOUR_CALM (Envoy's premature reset protection).
 import * as http2 from 'node:http2';
 import { createLogger } from '../../../common/log';
+import type { Duplex } from 'node:stream';
 import type { Headers } from '../../../http/headers';
 import { getHeader } from '../../../http/headers';
 import { UnderscoresAction, type HcmConfig } from './config';
@@ -46,14 +47,13 @@ function getServer(cfg: HcmConfig): http2.Http2Server {
       maxHeaderListSize: maxHeaderBytes,
     },
     maxHeaderListPairs: cfg.maxHeadersCount + 8,
-    maxSessionMemory: Math.max(16, Math.ceil(cfg.h2.initialConnectionWindowSize / 1048576) * 2),
+    maxSessionMemory: Math.max(10, Math.ceil(cfg.h2.initialConnectionWindowSize / 1048576) * 4),
     maxSessionInvalidFrames: 1000,
     maxSessionRejectedStreams: 100,
     maxOutstandingPings: 10,
     maxSettings: 32,
   });
   server.on('session', onSession);
-  server.on('stream', onStream);
   server.on('sessionError', onSessionError);
   server.on('error', onServerError);
   (cfg.servers as { h2: unknown }).h2 = server;
@@ -64,8 +64,13 @@ export function closeHttp2Servers(cfg: HcmConfig): void {
   const s = cfg.servers.h2 as http2.Http2Server | undefined;
   if (s === undefined) return;
   (cfg.servers as { h2: unknown }).h2 = undefined;
-  s.removeAllListeners('stream');
-  s.on('stream', rejectStream);
+  s.removeAllListeners('session');
+  s.on('session', rejectSession);
+}
+
+function rejectSession(session: http2.ServerHttp2Session): void {
+  session.on('error', noop);
+  session.destroy();
 }
 
 function rejectStream(stream: http2.ServerHttp2Stream): void {
@@ -79,6 +84,11 @@ function onServerError(err: Error): void { log.debug(`http2 server error: ${err.
 
 export function startHttp2(hc: HcmConnection): void {
   const server = getServer(hc.cfg);
+  // A TLSSocket made with `new tls.TLSSocket(socket, { isServer: true })` (not by a tls.Server) keeps
+  // secureConnecting=true after its handshake, and node's HTTP/2 session would wait for a
+  // 'secureConnect' that never comes. The connection reaches the HCM after the handshake.
+  const ts = hc.socket as Duplex & { secureConnecting?: boolean; encrypted?: boolean };
+  if (ts.encrypted === true && ts.secureConnecting === true) ts.secureConnecting = false;
   sessionTarget = hc;
   try {
     server.emit('connection', hc.socket);
@@ -106,6 +116,9 @@ function onSession(this: http2.Http2Server, session: Sess): void {
   hc.session = session;
   session.on('error', noop);
   session.on('frameError', noop);
+  // Listen on the session (not the server): node emits 'stream' on a later tick, when a stream the
+  // client already reset has lost its .session.
+  session.on('stream', onStream);
   try { session.setLocalWindowSize(hc.cfg.h2.initialConnectionWindowSize); } catch { /* too early on some sockets */ }
   const ka = hc.cfg.h2.keepaliveIntervalMs;
   if (ka > 0) {
@@ -115,11 +128,11 @@ function onSession(this: http2.Http2Server, session: Sess): void {
 }
 
 /** node's 'stream' event: queue the stream; start it one turn later (rapid reset protection). */
-function onStream(this: http2.Http2Server, stream: Str, headers: http2.IncomingHttpHeaders, flags: number): void {
+function onStream(this: Sess, stream: Str, headers: http2.IncomingHttpHeaders, flags: number): void {
   stream.on('error', noop);
-  const sess = stream.session as Sess | undefined;
-  const hc = sess?.[kHc];
-  if (sess === undefined || hc === undefined || hc.closed) { rejectStream(stream); return; }
+  const sess = this;
+  const hc = sess[kHc];
+  if (hc === undefined || hc.closed) { rejectStream(stream); return; }
   let q = sess[kPending];
   if (q === undefined || q.length === 0) {
     q = [];
@@ -217,8 +230,8 @@ function onStreamClose(this: Str): void {
   const s = this[kStream];
   this[kStream] = undefined;
   if (s === undefined || s.destroyed) return;
-  const sess = this.session;
-  const connectionGone = sess === undefined || sess.destroyed;
+  const sess = s.hc.session; // stream.session is already unset once a stream closed
+  const connectionGone = s.hc.closed || sess === null || sess.destroyed;
   s.onResetStream(!connectionGone, connectionGone ? 'downstream_remote_disconnect' : 'http2.remote_reset');
 }
 

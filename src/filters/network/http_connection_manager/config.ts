@@ -10,9 +10,10 @@
 // Defaults that differ from Envoy, on purpose:
 //  - http2_protocol_options.max_concurrent_streams: 100 (Envoy: 2147483647) — a DoS bound;
 //    configure it explicitly to raise it.
-//  - http2 initial_stream_window_size / initial_connection_window_size: 1 MiB / 16 MiB when
-//    unset (Envoy: 256 MiB each). Node buffers received DATA in memory, so a small default
-//    keeps the per-connection memory bound; explicit values are honoured.
+//  - http2 initial_stream_window_size / initial_connection_window_size: 64 KiB / 1 MiB when
+//    unset (Envoy: 256 MiB each; 64 KiB / 1 MiB are Envoy's edge best-practice values). Node
+//    buffers received DATA in memory, so small windows bound the memory a client can make a
+//    connection hold; explicit values are honoured.
 import * as os from 'node:os';
 import { register, lookup, type FactoryContext } from '../../../common/registry';
 import { CidrRange } from '../../../common/cidr';
@@ -308,6 +309,7 @@ export function compileHcmConfig(c: Plain, ctx: FactoryContext): HcmConfig {
   const h2o: Plain = c.http2_protocol_options ?? {};
   reject(h2o.allow_connect === true, 'http2_protocol_options.allow_connect', 'extended CONNECT (RFC 8441, WebSocket over HTTP/2) is not supported yet');
   reject(nonEmptyList(h2o.custom_settings_parameters), 'http2_protocol_options.custom_settings_parameters', 'custom SETTINGS parameters are not supported');
+  reject(h2o.allow_metadata === true, 'http2_protocol_options.allow_metadata', 'HTTP/2 METADATA frames are not supported');
 
   // ---- routes
   let routeProvider: RouteConfigProvider;
@@ -396,9 +398,9 @@ export function compileHcmConfig(c: Plain, ctx: FactoryContext): HcmConfig {
   const keepalive: Plain = h2o.connection_keepalive ?? {};
   const h2MaxStreams = h2o.max_concurrent_streams ?? 100;
   reject(!Number.isInteger(h2MaxStreams) || h2MaxStreams < 1 || h2MaxStreams > 2147483647, 'http2_protocol_options.max_concurrent_streams', 'value must be inside range [1, 2147483647]');
-  const sw = h2o.initial_stream_window_size ?? 1048576;
+  const sw = h2o.initial_stream_window_size ?? 65536;
   reject(sw < 65535 || sw > 2147483647, 'http2_protocol_options.initial_stream_window_size', 'value must be inside range [65535, 2147483647]');
-  const cw = h2o.initial_connection_window_size ?? 16777216;
+  const cw = h2o.initial_connection_window_size ?? 1048576;
   reject(cw < 65535 || cw > 2147483647, 'http2_protocol_options.initial_connection_window_size', 'value must be inside range [65535, 2147483647]');
 
   const stripPort = c.strip_any_host_port === true ? StripPortMode.Any : c.strip_matching_host_port === true ? StripPortMode.Matching : StripPortMode.None;

@@ -34,6 +34,7 @@ export function sniffCodec(data: Buffer): number {
 }
 
 function onIdleTimer(hc: HcmConnection): void { hc.onIdleTimeout(); }
+function closeLater(hc: HcmConnection): void { if (hc.activeStreams === 0) hc.closeConnection(); }
 function onDurationTimer(hc: HcmConnection): void { hc.onMaxDuration(); }
 function onSniffData(this: Socket & { [kHcmConn]?: HcmConnection }, chunk: Buffer): void { this[kHcmConn]?.onSniffData(chunk); }
 
@@ -185,7 +186,7 @@ export class HcmConnection {
   }
 
   private maybeDrainDueToPrematureResets(): void {
-    if (this.closedStreams === 0 || this.closed) return;
+    if (this.closedStreams === 0 || this.closed || this.aborting) return;
     const limit = this.cfg.prematureResetTotalStreamCount;
     if (this.closedStreams < limit) {
       if (this.prematureResets * 2 < limit) return;
@@ -262,23 +263,42 @@ export class HcmConnection {
   /** Close gracefully (flush what was written). */
   closeConnection(): void {
     if (this.closed) return;
-    this.localClose = true;
-    if (this.codec === Codec.Http2 && this.session !== null && !this.session.destroyed) {
-      try { this.session.close(); } catch { /* ignore */ }
-      if (this.activeStreams === 0) this.conn.close('flush');
+    if (this.codec === Codec.Http2 && this.session !== null) {
+      this.localClose = true;
+      // node ends the socket once the GOAWAY is out and the remaining streams are done.
+      if (!this.session.closed && !this.session.destroyed) { try { this.session.close(); } catch { /* ignore */ } }
       return;
     }
+    if (this.codec === Codec.Http1 && !this.h1Detached) {
+      // node may still hold pipelined responses that are not on the socket yet: wait for them.
+      // (A response attached to the socket may look written while its 'finish' - which hands the
+      // socket to the next pipelined response - is still pending.)
+      const msg = (this.socket as Duplex & { _httpMessage?: { once(e: string, f: () => void): void } | null })._httpMessage;
+      if (msg !== null && msg !== undefined) {
+        if (!this.closeWaiting) { this.closeWaiting = true; msg.once('finish', this.onH1MessageFinished.bind(this)); }
+        return;
+      }
+    }
+    this.localClose = true;
     this.conn.close('flush');
   }
 
+  private closeWaiting = false;
+  private onH1MessageFinished(): void {
+    this.closeWaiting = false;
+    setImmediate(closeLater, this);
+  }
+
   /** HTTP/2 GOAWAY with an error code, then close (premature resets, protocol abuse). */
+  private aborting = false;
   abortHttp2(code: number): void {
-    if (this.closed) return;
+    if (this.closed || this.aborting) return;
+    this.aborting = true;
     this.localClose = true;
     const sess = this.session;
     if (sess !== null && !sess.destroyed) {
-      try { sess.goaway(code); } catch { /* ignore */ }
-      try { sess.destroy(); } catch { /* ignore */ }
+      // Sends GOAWAY(code), then node closes the socket.
+      try { sess.destroy(new Error(`HTTP/2 connection aborted (GOAWAY ${code})`), code); return; } catch { /* fall through */ }
     }
     this.conn.close('flush');
   }
@@ -299,7 +319,11 @@ export class HcmConnection {
       // Resetting streams unlinks them; walk a snapshot.
       const list: ActiveStream[] = [];
       for (let s = this.streamsHead; s !== null; s = s.next) list.push(s);
-      for (const s of list) s.onResetStream(false, this.localClose ? '' : 'downstream_remote_disconnect');
+      for (const s of list) {
+        // An upgraded stream ends through its tunnel (which sees the same close and half-closes the upstream).
+        if (s.tunnel !== null) continue;
+        s.onResetStream(false, this.localClose ? '' : 'downstream_remote_disconnect');
+      }
     }
     st.downstream_cx_destroy.value++;
     if (this.localClose) st.downstream_cx_destroy_local.value++; else st.downstream_cx_destroy_remote.value++;

@@ -3,6 +3,7 @@
 import * as net from 'node:net';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
+import * as tls from 'node:tls';
 import { ActiveConnection } from '../../../../src/listener/connection';
 import { StreamInfo, type ConnectionInfo } from '../../../../src/common/stream_info';
 import { createLogger } from '../../../../src/common/log';
@@ -21,6 +22,8 @@ export interface HarnessOptions {
   runtime?: Record<string, number>;
   ctx?: Record<string, unknown>;
   pauseOnConnect?: boolean;
+  /** Terminate TLS before the HCM (as the listener's transport socket would). */
+  tls?: tls.TlsOptions;
 }
 
 export class Harness {
@@ -42,7 +45,7 @@ export class Harness {
       ...(opts.ctx ?? {}),
     });
     h.factory = new HcmFilterFactory(cfg);
-    h.server = net.createServer({ pauseOnConnect: opts.pauseOnConnect ?? true }, (sock) => h.accept(sock, opts));
+    h.server = net.createServer({ pauseOnConnect: opts.tls ? false : (opts.pauseOnConnect ?? true) }, (sock) => h.accept(sock, opts));
     await new Promise<void>((r) => h.server.listen(0, '127.0.0.1', r));
     h.port = (h.server.address() as net.AddressInfo).port;
     return h;
@@ -52,6 +55,24 @@ export class Harness {
     this.sockets.add(sock);
     sock.on('close', () => this.sockets.delete(sock));
     sock.on('error', () => { /* counted by the HCM */ });
+    if (opts.tls) {
+      const ts = new tls.TLSSocket(sock, { ...opts.tls, isServer: true });
+      ts.on('error', () => { /* handshake failures */ });
+      ts.once('secure', () => {
+        const info: ConnectionInfo = {
+          id: connIds++, remoteAddress: sock.remoteAddress ?? '', remotePort: sock.remotePort ?? 0,
+          directRemoteAddress: sock.remoteAddress ?? '', directRemotePort: sock.remotePort ?? 0,
+          localAddress: sock.localAddress ?? '', localPort: sock.localPort ?? 0,
+          sni: (ts as tls.TLSSocket & { servername?: string }).servername || '', alpn: [], transportProtocol: 'tls', tls: true,
+          listenerName: 'test', filterChainName: '',
+        };
+        const conn = new ActiveConnection(ts as unknown as net.Socket, info, new StreamInfo(info), undefined, opts.bufferLimit ?? 1048576, null,
+          { onConnectionClosed: (c) => this.conns.delete(c) }, log);
+        this.conns.add(conn);
+        conn.start([this.factory]);
+      });
+      return;
+    }
     const go = (initial: Buffer | undefined) => {
       const info: ConnectionInfo = {
         id: connIds++, remoteAddress: sock.remoteAddress ?? '', remotePort: sock.remotePort ?? 0,

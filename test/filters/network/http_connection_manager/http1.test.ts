@@ -505,3 +505,35 @@ test('response streaming honours downstream watermarks', async () => {
     assert.equal(seen.watermarkAbove, seen.watermarkBelow);
   } finally { await h.close(); }
 });
+
+test('header_key_format.proper_case_words; add_user_agent; internal_address_config; ipv4-mapped XFF', async () => {
+  const h = await Harness.start(hcmConfig([filter('test.remora.Echo', { response_headers: { 'x-some-header': 'v' } })], {
+    http_protocol_options: { header_key_format: { proper_case_words: {} } },
+    add_user_agent: true,
+    use_remote_address: true,
+    internal_address_config: { cidr_ranges: [{ address_prefix: '198.51.100.0', prefix_len: 24 }] },
+  }));
+  try {
+    const r = await request(h.port, { headers: { 'x-forwarded-for': '198.51.100.9' } });
+    assert.ok(r.rawHeaders.includes('X-Some-Header'), r.rawHeaders.join(' '));
+    assert.ok(r.rawHeaders.includes('Content-Type'));
+    const j = JSON.parse(r.body.toString()).headers;
+    assert.equal(j['x-envoy-downstream-service-cluster'], 'cluster-1');
+    assert.equal(j['x-envoy-downstream-service-node'], 'node-1');
+    assert.equal(j['user-agent'], 'cluster-1');
+    // 127.0.0.1 is not in the configured internal ranges: external (edge) request
+    const r2 = await request(h.port);
+    assert.equal(JSON.parse(r2.body.toString()).headers['x-envoy-internal'], undefined);
+    assert.equal(JSON.parse(r2.body.toString()).headers['x-envoy-external-address'], '127.0.0.1');
+  } finally { await h.close(); }
+});
+
+test('common_http_protocol_options.max_connection_duration drains the connection', async () => {
+  const h = await Harness.start(hcmConfig([filter('test.remora.Echo')], { common_http_protocol_options: { max_connection_duration: 100 } }));
+  try {
+    const r = await rawExchange(h.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 3000);
+    assert.equal(parseRaw(r.text).status, 200);
+    assert.ok(r.closed);
+    assert.equal(h.counter('downstream_cx_max_duration_reached'), 1);
+  } finally { await h.close(); }
+});

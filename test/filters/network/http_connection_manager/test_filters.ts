@@ -2,7 +2,7 @@
 // access logger. They exercise the HCM's filter API without the real router filter.
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { register } from '../../../../src/common/registry';
+import { register, type FactoryContext } from '../../../../src/common/registry';
 import {
   FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus,
   type HttpFilterFactory, type StreamDecoderFilter, type StreamDecoderFilterCallbacks, type StreamEncoderFilter,
@@ -68,7 +68,8 @@ reg('test.remora.Echo', true, (cfg) => () => {
     done = true;
     const payload = Buffer.from(JSON.stringify({
       headers, body: Buffer.concat(body).toString('latin1'), bodyLength: Buffer.concat(body).length, trailers: trailers ?? null,
-      route: cb.route()?.route.name ?? null, upgradeType: cb.upgradeType,
+      route: (cfg.clear_route_cache ? (cb.clearRouteCache(), cb.route()) : cb.route())?.route.name ?? null, upgradeType: cb.upgradeType,
+      perFilter: cb.perFilterConfig(String(cfg.per_filter_name ?? 'test.remora.Echo')) ?? null,
     }));
     const rh: Headers = { ':status': String(cfg.status ?? 200), 'content-type': 'application/json' };
     if (cfg.content_length !== false) rh['content-length'] = String(payload.length);
@@ -293,6 +294,13 @@ reg('test.remora.Proxy', true, (cfg) => () => {
     },
   };
 });
+
+// ---- per-route config compiled through the registry (Envoy's createRouteSpecificFilterConfig)
+register<HttpFilterFactory>('http_filter', {
+  typeNames: ['test.remora.EchoPerRoute'],
+  create(_cfg: PlainAny, ctx: FactoryContext) { return { name: String(ctx.filterName), createFilter: () => ({}) as never }; },
+  createRouteSpecificFilterConfig(cfg: PlainAny) { return { compiled: true, value: cfg.value }; },
+} as never);
 
 // ---- a capturing access logger
 export const logged: Array<{ info: StreamInfo; req?: Headers; resp?: Headers; trailers?: Headers }> = [];
