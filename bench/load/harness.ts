@@ -82,14 +82,18 @@ export class Procs {
   private list: ChildProcess[] = [];
   spawn(core: string | null, cmd: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
     const [c, a] = core === null ? [cmd, args] : pinned(core, cmd, args);
-    const p = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'], env: env ?? process.env });
+    // Own process group, so killAll() also reaches nginx/haproxy workers.
+    const p = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'], env: env ?? process.env, detached: true });
     p.stderr?.on('data', (d) => { if (process.env.BENCH_VERBOSE) process.stderr.write(d); });
     this.list.push(p);
     return p;
   }
   async killAll(): Promise<void> {
-    for (const p of this.list) if (p.exitCode === null) p.kill('SIGKILL');
-    await sleep(200);
+    const group = (p: ChildProcess, sig: NodeJS.Signals) => { try { if (p.pid) process.kill(-p.pid, sig); } catch { /* gone */ } };
+    for (const p of this.list) group(p, 'SIGTERM');
+    await sleep(500);
+    for (const p of this.list) group(p, 'SIGKILL');
+    await sleep(100);
     this.list = [];
   }
 }

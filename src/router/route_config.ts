@@ -49,6 +49,8 @@ export interface CompileRouteConfigOptions {
   hasCluster?: (name: string) => boolean;
   /** validate_clusters when the field is unset: Envoy uses true for inline route configs, false for RDS. */
   validateClustersDefault?: boolean;
+  /** Called with the plain config before compiling (the HCM rejects features its router cannot honour). Throw ConfigError to reject. */
+  precheck?: (cfg: Plain, path: string) => void;
 }
 
 export type RouteActionKind =
@@ -1198,7 +1200,10 @@ export class CompiledRouteConfig {
 
 /** Compile a RouteConfiguration (plain form) once. Throws ConfigError naming the field path. */
 export function compileRouteConfig(cfg: Plain, opts?: CompileRouteConfigOptions): CompiledRouteConfig {
-  return guard(opts?.path ?? '', () => new CompiledRouteConfig(cfg, opts));
+  return guard(opts?.path ?? '', () => {
+    opts?.precheck?.(cfg, opts.path ?? '');
+    return new CompiledRouteConfig(cfg, opts);
+  });
 }
 
 /**

@@ -23,8 +23,8 @@ export interface SecretEntry {
   readonly kind: SecretKind;
   /** Plain Secret (src/config/plain.ts). */
   readonly secret: Plain;
-  /** proto3 JSON of the Secret (unredacted; config_dump redacts), when known. */
-  readonly json: object | undefined;
+  /** proto3 JSON of the Secret (unredacted; config_dump redacts), when known; built on demand. */
+  readonly json: (() => object | undefined) | undefined;
   /** SDS version_info ('' for static secrets). */
   readonly versionInfo: string;
   /** ms since the epoch. */
@@ -47,7 +47,7 @@ export interface SecretUpdate {
   name: string;
   versionInfo: string;
   secret: Plain;
-  json?: object;
+  json?: () => object | undefined;
 }
 
 /** The secret's kind; throws ConfigError (path relative to the Secret) when none or several are set. */
@@ -104,7 +104,7 @@ export class SecretStore {
   constructor(private readonly log?: Logger) {}
 
   /** Static secrets (bootstrap static_resources.secrets). Throws ConfigError (path = `path`...). */
-  addStatic(secret: Plain, json?: object, path = ''): void {
+  addStatic(secret: Plain, json?: () => object | undefined, path = ''): void {
     const kind = validateSecret(secret, path);
     if (this.secrets.get(secret.name)?.isStatic) throw new ConfigError(joinPath(path, 'name'), `duplicate static secret "${secret.name}"`);
     const e: SecretEntry = { name: secret.name, kind, secret, json, versionInfo: '', lastUpdated: Date.now(), isStatic: true };
@@ -208,7 +208,7 @@ export class SecretStore {
     const active: object[] = [];
     const warming: object[] = [];
     for (const e of this.secrets.values()) {
-      const secret = { '@type': SECRET_TYPE_URL, ...redactJson(SECRET_TYPE, (e.json ?? plainSecretJson(e.secret)) as Record<string, unknown>) };
+      const secret = { '@type': SECRET_TYPE_URL, ...redactJson(SECRET_TYPE, (e.json?.() ?? plainSecretJson(e.secret)) as Record<string, unknown>) };
       const lastUpdated = new Date(e.lastUpdated).toISOString();
       if (e.isStatic) stat.push({ name: e.name, last_updated: lastUpdated, secret });
       else active.push({ name: e.name, version_info: e.versionInfo, last_updated: lastUpdated, secret });

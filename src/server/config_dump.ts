@@ -27,19 +27,28 @@ export function buildConfigDump(server: Server, q: ConfigDumpQuery = { includeEd
       }
     }
   }
+  // xDS (src/xds/dynamic.ts): dynamic_* sections; secrets (static and SDS) from the secret store.
+  const dyn = server.dynamic?.configDump(q.includeEds);
+  const cds = dyn?.clusters ?? {};
+  const lds = dyn?.listeners ?? {};
   const configs: Json[] = [
     { '@type': T('BootstrapConfigDump'), bootstrap, last_updated: startedIso },
-    { '@type': T('ClustersConfigDump'), static_clusters: clusters },
-    { '@type': T('ListenersConfigDump'), static_listeners: listeners },
+    { '@type': T('ClustersConfigDump'), ...(cds.version_info ? { version_info: cds.version_info } : {}), static_clusters: clusters, ...omitVersion(cds) },
+    { '@type': T('ListenersConfigDump'), ...(lds.version_info ? { version_info: lds.version_info } : {}), static_listeners: listeners, ...omitVersion(lds) },
     { '@type': T('ScopedRoutesConfigDump') },
-    { '@type': T('RoutesConfigDump'), static_route_configs: routes },
-    { '@type': T('SecretsConfigDump') },
+    { '@type': T('RoutesConfigDump'), static_route_configs: routes, ...(dyn?.routes ?? {}) },
+    { '@type': T('SecretsConfigDump'), ...(server.secretStore?.configDump() ?? {}) },
   ];
   if (q.includeEds) {
     const eps = clustersWithAssignments(sr);
-    configs.splice(2, 0, { '@type': T('EndpointsConfigDump'), static_endpoint_configs: eps.map((e) => ({ endpoint_config: e, last_updated: startedIso })) });
+    configs.splice(2, 0, { '@type': T('EndpointsConfigDump'), static_endpoint_configs: eps.map((e) => ({ endpoint_config: e, last_updated: startedIso })), ...(dyn?.endpoints ?? {}) });
   }
   return { configs };
+}
+
+function omitVersion<T extends { version_info?: string }>(o: T): Omit<T, 'version_info'> {
+  const { version_info: _v, ...rest } = o;
+  return rest;
 }
 
 function clustersWithAssignments(sr: Json): Json[] {

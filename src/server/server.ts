@@ -19,6 +19,9 @@ import { renderClustersText, renderClustersJson } from '../cluster/admin_format'
 import { flushAllAccessLogs, configureAccessLogFlush, bindAccessLogStats } from '../access_loggers';
 import { closeAllPools } from '../filters/http/router/upstream/pools';
 import '../extensions';
+import type { XdsClient } from '../xds/types';
+import { DynamicResources, createAdsClient, hasDynamicResources, type XdsFactoryContext } from '../xds/dynamic';
+import { SecretStore } from '../secret/secret_store';
 
 export type ServerState = 'PRE_INITIALIZING' | 'INITIALIZING' | 'LIVE' | 'DRAINING';
 
@@ -33,6 +36,12 @@ export class Server {
   clusterManager!: ClusterManagerImpl;
   listenerManager!: ListenerManager;
   admin: AdminServer | undefined;
+  /** xDS (bootstrap dynamic_resources): handlers, readiness, dynamic config_dump; undefined without xDS. */
+  dynamic: DynamicResources | undefined;
+  /** Secrets by name: bootstrap static_resources.secrets and SDS (also ctx.secretStore). */
+  secretStore!: SecretStore;
+  /** An XdsClient to use instead of the AdsClient built from ads_config (tests). */
+  private readonly xdsClient: XdsClient | undefined;
   readonly startedAtMs = Date.now();
   /** The bootstrap as a protobufjs message (for /config_dump), when loaded from a file or YAML. */
   bootstrapMessage: object | undefined;
@@ -41,8 +50,10 @@ export class Server {
   private exiting = false;
   private onExit: ((code: number) => void) | undefined;
 
-  constructor(opts: Partial<Options> & { bootstrap?: Plain }, stats: Store = rootStore) {
-    this.opts = { ...defaultOptions(), ...opts };
+  constructor(opts: Partial<Options> & { bootstrap?: Plain; xdsClient?: XdsClient }, stats: Store = rootStore) {
+    const { xdsClient, ...rest } = opts;
+    this.opts = { ...defaultOptions(), ...rest };
+    this.xdsClient = xdsClient;
     this.stats = stats;
     if (opts.bootstrap) {
       this.bootstrap = opts.bootstrap;
@@ -56,9 +67,6 @@ export class Server {
   async start(bind = true): Promise<void> {
     const b = this.bootstrap;
     this.state = 'INITIALIZING';
-    if (b.dynamic_resources && (b.dynamic_resources.lds_config || b.dynamic_resources.cds_config || b.dynamic_resources.ads_config)) {
-      throw new ConfigError('dynamic_resources', 'xDS (LDS/CDS/ADS) is not supported by this remora build yet; use static_resources');
-    }
     const node = b.node ?? {};
     const localInfo: LocalInfo = {
       nodeId: this.opts.serviceNode || node.id || '',
@@ -82,6 +90,12 @@ export class Server {
       runtime: staticRuntime(b),
     };
     const sr = b.static_resources ?? { clusters: [], listeners: [] };
+    this.secretStore = new SecretStore(createLogger('secret'));
+    (this.ctx as ServerContext & XdsFactoryContext).secretStore = this.secretStore;
+    (sr.secrets ?? []).forEach((s: Plain, i: number) => {
+      try { this.secretStore.addStatic(s, undefined); }
+      catch (e) { throw prefixError(e, `static_resources.secrets[${i}]`); }
+    });
     const staticNames = new Set<string>();
     sr.clusters.forEach((c: Plain, i: number) => {
       if (staticNames.has(c.name)) throw new ConfigError(`static_resources.clusters[${i}]`, `cluster manager: duplicate cluster '${c.name}'`);
@@ -90,6 +104,8 @@ export class Server {
       catch (e) { throw prefixError(e, `static_resources.clusters[${i}]`); }
     });
     this.listenerManager = new ListenerManager(this.ctx, { bind });
+    // Before static listeners compile: an HCM with `rds` needs ctx.rdsProviderFactory.
+    if (hasDynamicResources(b)) this.dynamic = new DynamicResources(this);
     for (let i = 0; i < sr.listeners.length; i++) {
       try { await this.listenerManager.addOrUpdate(sr.listeners[i]); }
       catch (e) { throw prefixError(e, `static_resources.listeners[${i}]`); }
@@ -105,6 +121,16 @@ export class Server {
       this.admin = await startAdmin({ address: sa.address, port: sa.port_value }, this.adminProviders());
       if (this.opts.adminAddressPath) fs.writeFileSync(this.opts.adminAddressPath, `${sa.address}:${this.admin.port}`);
       log.info(`admin address: ${sa.address}:${this.admin.port}`);
+    }
+    if (this.dynamic) {
+      // Readiness follows xDS: INITIALIZING until the first CDS/LDS passes and their warming are done.
+      this.dynamic.start(this.xdsClient ?? createAdsClient(this));
+      void this.dynamic.initialized().then(() => {
+        if (this.state !== 'INITIALIZING') return;
+        this.state = 'LIVE';
+        log.info('all dynamic resources initialized; server is LIVE');
+      });
+      return;
     }
     await this.waitClustersInitialized();
     this.state = 'LIVE';
@@ -175,6 +201,7 @@ export class Server {
       healthcheckFail: () => { this.healthFailed = true; },
       healthcheckOk: () => { this.healthFailed = false; },
       quit: () => { void this.shutdown(0, false); },
+      extraHandlers: this.dynamic?.adminHandlers(),
     };
   }
 
@@ -188,6 +215,7 @@ export class Server {
     if (this.exiting) return;
     this.exiting = true;
     this.state = 'DRAINING';
+    this.dynamic?.stop();
     log.info(`shutting down (${graceful ? 'draining for up to ' + this.opts.drainTimeS + 's' : 'immediately'})`);
     try {
       await this.listenerManager.shutdown(graceful ? this.opts.drainTimeS * 1000 : 0);

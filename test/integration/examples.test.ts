@@ -154,6 +154,7 @@ test('websocket/envoy-ws-route.yaml: upgrades only on /ws; other paths answer "N
   // An upgrade where no upgrade config allows it is refused: Envoy's 403 (upgrade_failed).
   const refused = await wsRoundTrip(`ws://127.0.0.1:${r.port()}/`, 'x');
   assert.equal(refused.status, 403);
+  assert.equal(counter(r, 'http.ingress_ws_to_ws.downstream_rq_ws_on_non_ws_route'), 1);
 });
 
 test('websocket/envoy-wss-passthrough.yaml: tcp_proxy carries wss:// end to end', async () => {

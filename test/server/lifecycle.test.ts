@@ -181,6 +181,10 @@ test('/drain_listeners?graceful: in-flight requests finish with connection: clos
   const done = await inflight;
   assert.equal(done.status, 200);
   assert.equal(done.headers.connection, 'close');
+  // A connection accepted during the graceful drain is served once, with connection: close (Envoy), not reset.
+  const fresh = await request(port, '/after-drain', { timeoutMs: 5000 });
+  assert.equal(fresh.status, 200);
+  assert.equal(fresh.headers.connection, 'close');
   await until(async () => (await newConnection(port).catch(() => 'reset')) === 'refused', 10_000, 'listener stopped after the drain time');
   assert.equal(p.running(), true);
   assert.equal((await p.admin('/ready')).status, 200);

@@ -29,7 +29,7 @@ import { buildCluster } from '../../cluster/cluster_factory';
 import { EdsCluster } from '../../cluster/cluster_base';
 import type { ClusterManagerImpl } from '../../cluster/cluster_manager';
 import { TYPE, type ResourceHandler, type ResourceUpdate } from '../types';
-import { XdsRejection, checkDuplicates, fetchTimer, fingerprint, initialFetchTimeoutMs, rejectResource } from './common';
+import { XdsRejection, checkDuplicates, fetchTimer, fingerprint, initialFetchTimeoutMs, jsonOf, rejectResource, type JsonSource } from './common';
 import type { AssignmentSink, CachedAssignment, EdsHandler } from './eds';
 import { redactJson } from '../../secret/redact';
 
@@ -37,7 +37,7 @@ export const CLUSTER_TYPE = 'envoy.config.cluster.v3.Cluster';
 
 interface ActiveState {
   fingerprint: string;
-  json: object | undefined;
+  json: JsonSource;
   versionInfo: string;
   lastUpdated: number;
   /** EDS service name this cluster holds a reference on (EDS clusters only). */
@@ -103,7 +103,7 @@ export class CdsHandler implements ResourceHandler, AssignmentSink {
     const cm = this.deps.clusterManager;
     checkDuplicates('Cluster', update.added);
     const scratch = new Store();
-    const changes: { name: string; config: Plain; fp: string; json: object | undefined; version: string }[] = [];
+    const changes: { name: string; config: Plain; fp: string; json: JsonSource; version: string }[] = [];
     for (let i = 0; i < update.added.length; i++) {
       const r = update.added[i];
       const config = r.resource;
@@ -129,7 +129,7 @@ export class CdsHandler implements ResourceHandler, AssignmentSink {
       } catch (e) {
         throw rejectResource('Cluster', name, e);
       }
-      changes.push({ name, config, fp, json: r.json, version });
+      changes.push({ name, config, fp, json: jsonOf(r), version });
     }
 
     // Commit: nothing below throws.
@@ -303,7 +303,7 @@ export class CdsHandler implements ResourceHandler, AssignmentSink {
 function dumpCluster(name: string, s: ActiveState): object {
   return {
     version_info: s.versionInfo,
-    cluster: { '@type': TYPE.CLUSTER, ...redactJson(CLUSTER_TYPE, (s.json ?? { name }) as Record<string, unknown>) },
+    cluster: { '@type': TYPE.CLUSTER, ...redactJson(CLUSTER_TYPE, (s.json() ?? { name }) as Record<string, unknown>) },
     last_updated: new Date(s.lastUpdated).toISOString(),
   };
 }

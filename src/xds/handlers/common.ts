@@ -4,6 +4,14 @@ import { ConfigError } from '../../config/errors';
 import type { Logger } from '../../server/context';
 import type { DecodedResource, XdsClient } from '../types';
 
+/** proto3 JSON of a resource for /config_dump, built on demand (DecodedResource.json may be lazy). */
+export type JsonSource = () => object | undefined;
+
+/** Keep a DecodedResource's json lazy: read it only when /config_dump asks. */
+export function jsonOf(r: { json: object }): JsonSource {
+  return () => r.json;
+}
+
 /** The error a handler throws to NACK: `<Kind> "<name>": <path>: <detail>`. */
 export class XdsRejection extends Error {
   constructor(message: string) {

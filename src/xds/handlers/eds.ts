@@ -18,7 +18,7 @@ import type { Plain } from '../../config/plain';
 import type { Logger } from '../../server/context';
 import { parseLoadAssignment } from '../../cluster/load_assignment';
 import { TYPE, type ResourceHandler, type ResourceUpdate } from '../types';
-import { NamedSubscriptions, XdsRejection, checkDuplicates, rejectResource } from './common';
+import { NamedSubscriptions, XdsRejection, checkDuplicates, jsonOf, rejectResource, type JsonSource } from './common';
 
 export const CLA_TYPE = 'envoy.config.endpoint.v3.ClusterLoadAssignment';
 
@@ -26,7 +26,7 @@ export interface CachedAssignment {
   readonly name: string;
   /** Plain ClusterLoadAssignment. */
   readonly assignment: Plain;
-  readonly json: object | undefined;
+  readonly json: JsonSource;
   readonly versionInfo: string;
   /** ms since the epoch. */
   readonly lastUpdated: number;
@@ -89,7 +89,7 @@ export class EdsHandler implements ResourceHandler {
       } catch (e) {
         throw rejectResource('ClusterLoadAssignment', name, e);
       }
-      accepted.push({ name, assignment: r.resource, json: r.json, versionInfo: r.version || update.versionInfo, lastUpdated: now });
+      accepted.push({ name, assignment: r.resource, json: jsonOf(r), versionInfo: r.version || update.versionInfo, lastUpdated: now });
     }
     // Commit: nothing below throws.
     for (const a of accepted) {
@@ -108,7 +108,7 @@ export class EdsHandler implements ResourceHandler {
     for (const name of names) {
       if (!this.subscriptions.has(name)) continue;
       this.log.warn(`eds: assignment "${name}" expired (TTL); removing its endpoints`);
-      const a: CachedAssignment = { name, assignment: { cluster_name: name, endpoints: [], named_endpoints: {} }, json: { cluster_name: name }, versionInfo: '', lastUpdated: now };
+      const a: CachedAssignment = { name, assignment: { cluster_name: name, endpoints: [], named_endpoints: {} }, json: () => ({ cluster_name: name }), versionInfo: '', lastUpdated: now };
       this.cache.set(name, a);
       this.sink?.onAssignment(name, a);
     }
@@ -118,7 +118,7 @@ export class EdsHandler implements ResourceHandler {
   configDump(): object[] {
     return [...this.cache.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((a) => ({
       version_info: a.versionInfo,
-      endpoint_config: { '@type': TYPE.ENDPOINT, ...(a.json ?? { cluster_name: a.name }) },
+      endpoint_config: { '@type': TYPE.ENDPOINT, ...(a.json() ?? { cluster_name: a.name }) },
       last_updated: new Date(a.lastUpdated).toISOString(),
     }));
   }

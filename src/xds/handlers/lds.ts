@@ -22,7 +22,7 @@ import type { Logger } from '../../server/context';
 import type { Gauge, Store } from '../../stats/stats';
 import type { ListenerManager } from '../../listener/listener_manager';
 import { TYPE, type ResourceHandler, type ResourceUpdate } from '../types';
-import { XdsRejection, checkDuplicates, fingerprint, initialFetchTimeoutMs, rejectResource } from './common';
+import { XdsRejection, checkDuplicates, fingerprint, initialFetchTimeoutMs, jsonOf, rejectResource, type JsonSource } from './common';
 import type { RouteConfigStore } from './rds';
 import { redactJson } from '../../secret/redact';
 
@@ -32,7 +32,7 @@ const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.Ht
 interface ListenerState {
   fingerprint: string;
   config: Plain;
-  json: object | undefined;
+  json: JsonSource;
   versionInfo: string;
   lastUpdated: number;
   /** Route config names this state holds references on. */
@@ -45,7 +45,7 @@ interface WarmingState extends ListenerState {
 }
 
 interface ErrorState {
-  json: object | undefined;
+  json: JsonSource;
   versionInfo: string;
   time: number;
   details: string;
@@ -136,7 +136,7 @@ export class LdsHandler implements ResourceHandler {
     }
     for (const rec of this.records.values()) if (rec.warming) current.set(rec.name, rec.warming.config);
 
-    const changes: { name: string; config: Plain; fp: string; json: object | undefined; version: string }[] = [];
+    const changes: { name: string; config: Plain; fp: string; json: JsonSource; version: string }[] = [];
     const version = update.versionInfo;
     for (let i = 0; i < update.added.length; i++) {
       const r = update.added[i];
@@ -155,10 +155,10 @@ export class LdsHandler implements ResourceHandler {
         lm.validate(config);
       } catch (e) {
         const err = rejectResource('Listener', name, e);
-        this.recordError(name, r.json, r.version || version, err.message);
+        this.recordError(name, jsonOf(r), r.version || version, err.message);
         throw err;
       }
-      changes.push({ name, config, fp, json: r.json, version: r.version || version });
+      changes.push({ name, config, fp, json: jsonOf(r), version: r.version || version });
     }
     // The listener set after this update: no two listeners on one address.
     const after = new Map(current);
@@ -283,7 +283,7 @@ export class LdsHandler implements ResourceHandler {
     this.records.delete(name);
   }
 
-  private recordError(name: string, json: object | undefined, versionInfo: string, details: string): void {
+  private recordError(name: string, json: JsonSource, versionInfo: string, details: string): void {
     let rec = this.records.get(name);
     if (!rec) {
       rec = { name, active: undefined, warming: undefined, error: undefined, removed: false, activating: 0 };
@@ -319,7 +319,7 @@ export class LdsHandler implements ResourceHandler {
       if (rec.warming) d.warming_state = dumpState(name, rec.warming);
       if (rec.error) {
         d.error_state = {
-          failed_configuration: { '@type': TYPE.LISTENER, ...redactJson(LISTENER_TYPE, (rec.error.json ?? { name }) as Record<string, unknown>) },
+          failed_configuration: { '@type': TYPE.LISTENER, ...redactJson(LISTENER_TYPE, (rec.error.json() ?? { name }) as Record<string, unknown>) },
           last_update_attempt: new Date(rec.error.time).toISOString(),
           details: rec.error.details,
           version_info: rec.error.versionInfo,
@@ -339,7 +339,7 @@ export class LdsHandler implements ResourceHandler {
 function dumpState(name: string, s: ListenerState): object {
   return {
     version_info: s.versionInfo,
-    listener: { '@type': TYPE.LISTENER, ...redactJson(LISTENER_TYPE, (s.json ?? { name }) as Record<string, unknown>) },
+    listener: { '@type': TYPE.LISTENER, ...redactJson(LISTENER_TYPE, (s.json() ?? { name }) as Record<string, unknown>) },
     last_updated: new Date(s.lastUpdated).toISOString(),
   };
 }

@@ -25,7 +25,7 @@ import type { Counter, Gauge, Store } from '../../stats/stats';
 import { compileRouteConfig, type CompiledRouteConfig, type CompileRouteConfigOptions } from '../../router';
 import type { RouteConfigProvider } from '../../filters/network/http_connection_manager/route_provider';
 import { TYPE, type ResourceHandler, type ResourceUpdate } from '../types';
-import { NamedSubscriptions, checkDuplicates, fetchTimer, fingerprint, initialFetchTimeoutMs, rejectResource, versionHash } from './common';
+import { NamedSubscriptions, checkDuplicates, fetchTimer, fingerprint, initialFetchTimeoutMs, jsonOf, rejectResource, versionHash, type JsonSource } from './common';
 import { redactJson } from '../../secret/redact';
 
 export const ROUTE_TYPE = 'envoy.config.route.v3.RouteConfiguration';
@@ -43,7 +43,7 @@ interface RdsStats {
 interface RouteEntry {
   readonly name: string;
   plain: Plain | undefined;
-  json: object | undefined;
+  json: JsonSource | undefined;
   fingerprint: string;
   versionInfo: string;
   lastUpdated: number;
@@ -189,7 +189,7 @@ export class RouteConfigStore implements ResourceHandler {
   apply(update: ResourceUpdate): void {
     if (this.stopped) return;
     checkDuplicates('RouteConfiguration', update.added);
-    const staged: { e: RouteEntry; r: { resource: Plain; json: object | undefined; version: string }; fp: string; compiled: [RdsRouteConfigProvider, CompiledRouteConfig][] }[] = [];
+    const staged: { e: RouteEntry; r: { resource: Plain; json: JsonSource; version: string }; fp: string; compiled: [RdsRouteConfigProvider, CompiledRouteConfig][] }[] = [];
     const attempted: RouteEntry[] = [];
     for (const r of update.added) {
       const e = this.entries.get(r.name);
@@ -211,7 +211,7 @@ export class RouteConfigStore implements ResourceHandler {
           throw rejectResource('RouteConfiguration', r.name, err);
         }
       }
-      staged.push({ e, r: { resource: r.resource, json: r.json, version }, fp, compiled });
+      staged.push({ e, r: { resource: r.resource, json: jsonOf(r), version }, fp, compiled });
     }
     // Commit: nothing below throws.
     const now = Date.now();
@@ -253,7 +253,7 @@ export class RouteConfigStore implements ResourceHandler {
         try { p.compiled = compileRouteConfig(empty, { ...p.compileOptions, path: '' }); } catch { p.compiled = null; }
       }
       e.plain = empty;
-      e.json = { name };
+      e.json = () => ({ name });
       e.fingerprint = fingerprint(empty);
       e.lastUpdated = Date.now();
     }
@@ -267,7 +267,7 @@ export class RouteConfigStore implements ResourceHandler {
       if (e.plain === undefined) continue;
       out.push({
         version_info: e.versionInfo,
-        route_config: { '@type': TYPE.ROUTE, ...redactJson(ROUTE_TYPE, (e.json ?? { name }) as Record<string, unknown>) },
+        route_config: { '@type': TYPE.ROUTE, ...redactJson(ROUTE_TYPE, (e.json?.() ?? { name }) as Record<string, unknown>) },
         last_updated: new Date(e.lastUpdated).toISOString(),
       });
     }

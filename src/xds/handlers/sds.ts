@@ -6,7 +6,7 @@
 import type { Logger } from '../../server/context';
 import { validateSecret, type SecretStore, type SecretUpdate } from '../../secret/secret_store';
 import { TYPE, type ResourceHandler, type ResourceUpdate, type XdsClient } from '../types';
-import { XdsRejection, checkDuplicates, rejectResource } from './common';
+import { XdsRejection, checkDuplicates, jsonOf, rejectResource } from './common';
 
 export class SdsHandler implements ResourceHandler {
   constructor(private readonly store: SecretStore, private readonly log: Logger) {}
@@ -38,7 +38,7 @@ export class SdsHandler implements ResourceHandler {
       if (want.length > 0 && !want.includes(kind)) {
         throw new XdsRejection(`Secret "${r.name}": ${kind}: the secret is used as ${want.join(' and ')}`);
       }
-      accepted.push({ name: r.name, versionInfo: r.version || update.versionInfo, secret: r.resource, json: r.json });
+      accepted.push({ name: r.name, versionInfo: r.version || update.versionInfo, secret: r.resource, json: jsonOf(r) });
     }
     this.store.update(accepted, update.removed.filter((n) => this.store.isSubscribed(n)));
   }

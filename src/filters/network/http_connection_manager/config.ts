@@ -22,6 +22,7 @@ import type { Plain, PlainAny } from '../../../config/plain';
 import type { HttpFilterExtensionFactory, HttpFilterFactory } from '../../../http/filter';
 import { compileLocalReplyConfig, type LocalReplyConfig, type ReplyHeaderMutator } from '../../../http/local_reply';
 import { compileRouteConfig, type CompileRouteConfigOptions } from '../../../router';
+import { rejectUnimplementedRouteFeatures } from '../../http/router/unimplemented';
 import { applyHeaderMutations, compileHeaderLevel, concatMutations } from '../../../router';
 import { createAccessLogs, compileAccessLogFilter, compileSubstitutionFormat, type AccessLog } from '../../../access_loggers';
 import type { NetworkFilterFactory } from '../../../listener/types';
@@ -315,6 +316,7 @@ export function compileHcmConfig(c: Plain, ctx: FactoryContext): HcmConfig {
   let routeProvider: RouteConfigProvider;
   const routeOpts: CompileRouteConfigOptions = {
     perFilterConfig: perFilterConfigCompiler(ctx),
+    precheck: rejectUnimplementedRouteFeatures,
     hasCluster: ctx.clusterManager && typeof (ctx.clusterManager as { get?: unknown }).get === 'function'
       ? (n: string) => (ctx.clusterManager as { get(n: string): unknown }).get(n) !== undefined : undefined,
   };
@@ -324,7 +326,7 @@ export function compileHcmConfig(c: Plain, ctx: FactoryContext): HcmConfig {
   } else if (c.rds !== undefined && c.rds !== null) {
     const f = ctx.rdsProviderFactory as RdsProviderFactory | undefined;
     if (typeof f !== 'function') throw new ConfigError('rds', 'RDS is not supported by this remora build yet; use an inline route_config');
-    try { routeProvider = f(c.rds, { ...routeOpts, validateClustersDefault: false }); } catch (e) { prefixed(e, 'rds'); }
+    try { routeProvider = f(c.rds, { ...routeOpts, validateClustersDefault: false }, statPrefix); } catch (e) { prefixed(e, 'rds'); }
   } else {
     throw new ConfigError('route_specifier', 'one of rds, route_config, scoped_routes must be set');
   }

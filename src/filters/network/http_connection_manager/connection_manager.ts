@@ -238,6 +238,10 @@ export class HcmConnection {
 
   private onListenerDrain(): void {
     if (this.closed) return;
+    // A connection accepted while the listener drains (or one that has not sent a request
+    // yet) gets its first request served with `connection: close` (checkDrainOnResponse),
+    // as Envoy does, instead of being reset before it could say anything.
+    if (this.codec !== Codec.Http2 && this.requestsCount === 0) return;
     if (this.activeStreams === 0 || this.codec === Codec.Http2) {
       if (this.drainState === Drain.NotDraining) this.cfg.stats.downstream_cx_drain_close.value++;
       this.startDrainSequence();

@@ -21,6 +21,7 @@ export class StaticRouteConfigProvider implements RouteConfigProvider {
 /**
  * What the server may hand the HCM factory (FactoryContext.rdsProviderFactory) to support `rds`:
  * given the plain Rds message and the compile options (per-filter config compilation, cluster
- * validation), return a provider. Throw ConfigError (path relative to `rds`) to reject.
+ * validation) and the HCM's stat_prefix (for http.<stat_prefix>.rds.<name>.* stats), return a
+ * provider. Throw ConfigError (path relative to `rds`) to reject.
  */
-export type RdsProviderFactory = (rds: Plain, compileOptions: CompileRouteConfigOptions) => RouteConfigProvider;
+export type RdsProviderFactory = (rds: Plain, compileOptions: CompileRouteConfigOptions, statPrefix: string) => RouteConfigProvider;

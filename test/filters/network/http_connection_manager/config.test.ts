@@ -139,3 +139,17 @@ test('typed_per_filter_config compiled through the registry; HttpFilter.disabled
     assert.equal(seen.decodeHeaders >= 2, true);
   } finally { await h.close(); }
 });
+
+test('route features the router does not implement yet are rejected with the field path, not ignored', () => {
+  const base = 'route_config.virtual_hosts[0].routes[0].route';
+  const m = err(hcmConfig([filter('test.remora.Echo')], {}, { request_mirror_policies: [{ cluster: 'c' }] }));
+  assert.equal(m.path, `${base}.request_mirror_policies`);
+  assert.match(m.message, /mirroring is not supported/);
+  const h = err(hcmConfig([filter('test.remora.Echo')], {}, { hedge_policy: { initial_requests: 2 } }));
+  assert.equal(h.path, `${base}.hedge_policy`);
+  const r = err(hcmConfig([filter('test.remora.Echo')], {}, { internal_redirect_policy: {} }));
+  assert.equal(r.path, `${base}.internal_redirect_policy`);
+  const cfg = hcmConfig([filter('test.remora.Echo')]);
+  cfg.route_config.virtual_hosts[0].hedge_policy = { initial_requests: 2 };
+  assert.equal(err(cfg).path, 'route_config.virtual_hosts[0].hedge_policy');
+});
