@@ -2,6 +2,7 @@
 // (snake_case field names, as Envoy prints them).
 import type { Server } from './server';
 import { toJSON } from '../config/json';
+import { redactJson } from '../secret/redact';
 
 const T = (n: string) => 'type.googleapis.com/envoy.admin.v3.' + n;
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -62,7 +63,8 @@ function clustersWithAssignments(sr: Json): Json[] {
 let cached: { server: Server; json: Json } | undefined;
 function bootstrapJson(server: Server): Json {
   if (cached && cached.server === server) return cached.json;
-  const json = server.bootstrapMessage ? toJSON('envoy.config.bootstrap.v3.Bootstrap', server.bootstrapMessage) as Json : {};
+  // Sensitive fields (private keys, passwords, generic secrets) are redacted, as in Envoy.
+  const json = server.bootstrapMessage ? redactJson('envoy.config.bootstrap.v3.Bootstrap', toJSON('envoy.config.bootstrap.v3.Bootstrap', server.bootstrapMessage) as Json) : {};
   cached = { server, json };
   return json;
 }

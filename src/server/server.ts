@@ -106,6 +106,8 @@ export class Server {
     this.listenerManager = new ListenerManager(this.ctx, { bind });
     // Before static listeners compile: an HCM with `rds` needs ctx.rdsProviderFactory.
     if (hasDynamicResources(b)) this.dynamic = new DynamicResources(this);
+    // Built (not connected) now so a bad ads_config fails the bootstrap, also in validate mode.
+    const xdsClient = this.dynamic ? this.xdsClient ?? createAdsClient(this) : undefined;
     for (let i = 0; i < sr.listeners.length; i++) {
       try { await this.listenerManager.addOrUpdate(sr.listeners[i]); }
       catch (e) { throw prefixError(e, `static_resources.listeners[${i}]`); }
@@ -122,9 +124,9 @@ export class Server {
       if (this.opts.adminAddressPath) fs.writeFileSync(this.opts.adminAddressPath, `${sa.address}:${this.admin.port}`);
       log.info(`admin address: ${sa.address}:${this.admin.port}`);
     }
-    if (this.dynamic) {
+    if (this.dynamic && xdsClient) {
       // Readiness follows xDS: INITIALIZING until the first CDS/LDS passes and their warming are done.
-      this.dynamic.start(this.xdsClient ?? createAdsClient(this));
+      this.dynamic.start(xdsClient);
       void this.dynamic.initialized().then(() => {
         if (this.state !== 'INITIALIZING') return;
         this.state = 'LIVE';

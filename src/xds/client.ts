@@ -226,6 +226,20 @@ class TypeState {
   subscribedTo(name: string): boolean {
     return this.wildcard || this.names.has(name);
   }
+
+  /** Every name this type was ever subscribed to on this client. */
+  readonly everSubscribed = new Set<string>();
+
+  /**
+   * Whether a resource the server sent should reach the handler. Unsubscribed resources are
+   * ignored, except a ClusterLoadAssignment for a cluster this client never asked about: that is
+   * a control-plane error (EDS for an unknown cluster), and the EDS handler NACKs it. One for a
+   * cluster that was subscribed before (a race with an unsubscribe) is still ignored.
+   */
+  deliverable(name: string): boolean {
+    if (this.subscribedTo(name)) return true;
+    return this.typeUrl === TYPE.ENDPOINT && !this.everSubscribed.has(name);
+  }
 }
 
 interface StreamCtx {
@@ -322,6 +336,7 @@ export class GrpcXdsClient extends EventEmitter implements XdsClient {
         }
       } else if (!ts.names.has(n)) {
         ts.names.add(n);
+        ts.everSubscribed.add(n);
         ts.pendingUnsubscribe.delete(n);
         ts.pendingSubscribe.add(n);
         changed = true;
@@ -918,7 +933,7 @@ export class GrpcXdsClient extends EventEmitter implements XdsClient {
         const d = decodeResource(typeUrl, inner.value ?? new Uint8Array(0), i, version, wrapperName, ttlMs);
         if (seen.has(d.name)) throw new XdsResourceError(`${resourceLabel(typeUrl, d.name, i)}: duplicate resource name in one response`);
         seen.add(d.name);
-        if (!ts.subscribedTo(d.name)) {
+        if (!ts.deliverable(d.name)) {
           this.log.debug(`${kindOf(typeUrl)} "${d.name}" was not subscribed to; ignoring it`);
           continue;
         }
@@ -977,7 +992,7 @@ export class GrpcXdsClient extends EventEmitter implements XdsClient {
           throw new XdsResourceError(`${resourceLabel(typeUrl, name, i)}: type URL ${inner.type_url || '(empty)'} embedded in an individual Any does not match the message-wide type URL ${typeUrl} in DeltaDiscoveryResponse`);
         }
         const d = decodeResource(typeUrl, inner.value ?? new Uint8Array(0), i, rversion, name || undefined, ttlMs);
-        if (!ts.subscribedTo(d.name)) {
+        if (!ts.deliverable(d.name)) {
           this.log.debug(`${kindOf(typeUrl)} "${d.name}" was not subscribed to; ignoring it`);
           continue;
         }

@@ -17,7 +17,8 @@
 //   listeners); TTL expiry replaces it with an empty table.
 // - Stats (Envoy's RDS subscription stats, per HCM stat prefix):
 //   http.<stat_prefix>.rds.<route_config_name>.{update_attempt, update_success, update_rejected,
-//   update_empty, config_reload, version} and the version_text text readout.
+//   config_reload, version} and the version_text text readout (the client's aggregated RDS
+//   subscription counters are under remora.xds.rds.*).
 import { ConfigError } from '../../config/errors';
 import type { Plain } from '../../config/plain';
 import type { Logger } from '../../server/context';
@@ -35,7 +36,6 @@ interface RdsStats {
   update_attempt: Counter;
   update_success: Counter;
   update_rejected: Counter;
-  update_empty: Counter;
   config_reload: Counter;
   version: Gauge;
 }
@@ -178,7 +178,6 @@ export class RouteConfigStore implements ResourceHandler {
       update_attempt: s.counter('update_attempt'),
       update_success: s.counter('update_success'),
       update_rejected: s.counter('update_rejected'),
-      update_empty: s.counter('update_empty'),
       config_reload: s.counter('config_reload'),
       version: s.gauge('version', 'NeverImport'),
     };
@@ -229,7 +228,6 @@ export class RouteConfigStore implements ResourceHandler {
       for (const st of e.stats.values()) {
         st.update_success.inc();
         if (changed) st.config_reload.inc();
-        if ((s.r.resource?.virtual_hosts ?? []).length === 0) st.update_empty.inc();
         st.version.set(versionHash(e.versionInfo));
         this.deps.stats.setTextReadout(`http.${st.prefix}.rds.${e.name}.version_text`, e.versionInfo);
       }

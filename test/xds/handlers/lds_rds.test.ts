@@ -256,3 +256,63 @@ test('admin: /config_dump dynamic sections (clusters, warming, endpoints with in
   });
   await a.close();
 });
+
+test('LDS: a listener update warms next to the running listener; an in-place chain update keeps the open connection', async () => {
+  const a = await startUpstream('A');
+  await withHarness(async (h) => {
+    assertOk(h.client.push(TYPE.CLUSTER, [staticCluster('a', a.port)]));
+    const v1 = rdsListener('l1', 'r1');
+    assertOk(h.client.push(TYPE.LISTENER, [v1], { version: 'L1' }));
+    assertOk(h.client.push(TYPE.ROUTE, [routeConfig('r1', 'a')]));
+    await waitFor(() => h.server.listenerManager.get('l1') !== undefined, 'listener');
+    const l1 = h.server.listenerManager.get('l1');
+    const conn = await KeepAliveConnection.open(h.port('l1'));
+    try {
+      assert.equal((await conn.send('/1')).body, 'A /1');
+      // Add a second chain that needs route config r2: the update warms, the old listener serves.
+      const extra = rdsListener('x', 'r2').filter_chains[0];
+      extra.filter_chain_match = { source_prefix_ranges: [{ address_prefix: '10.0.0.0', prefix_len: 8 }] };
+      const v2 = { ...v1, filter_chains: [...v1.filter_chains, extra] };
+      assertOk(h.client.push(TYPE.LISTENER, [v2], { version: 'L2' }));
+      assert.deepEqual(h.server.dynamic!.lds.warmingNames(), ['l1']);
+      const d = (h.server.dynamic!.lds.configDump() as { dynamic_listeners: Json[] }).dynamic_listeners[0];
+      assert.equal(d.active_state.version_info, 'L1');
+      assert.equal(d.warming_state.version_info, 'L2');
+      assert.equal((await conn.send('/2')).body, 'A /2');
+      assertOk(h.client.push(TYPE.ROUTE, [routeConfig('r2', 'a')]));
+      await waitFor(() => h.server.dynamic!.lds.warmingNames().length === 0 && h.server.dynamic!.lds.isWarm(), 'update applied');
+      assert.equal(h.server.listenerManager.get('l1'), l1, 'same listener object: updated in place');
+      assert.equal(h.store.counter('listener_manager.listener_in_place_updated').value, 1);
+      const r3 = await conn.send('/3');
+      assert.equal(r3.body, 'A /3');
+      assert.doesNotMatch(r3.headers, /connection: close/i, 'the untouched chain does not drain');
+      assert.equal(conn.closed, false);
+    } finally {
+      conn.close();
+    }
+  });
+  await a.close();
+});
+
+test('LDS: a bind failure (port held by another process) cannot NACK the ACKed update; it is the listener error_state', async () => {
+  const holder = net.createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+  const port = (holder.address() as net.AddressInfo).port;
+  try {
+    await withHarness(async (h) => {
+      const l = { ...rdsListener('l1', 'r1'), address: { socket_address: { address: '127.0.0.1', port_value: port } } };
+      assertOk(h.client.push(TYPE.LISTENER, [l], { version: 'L1' }));
+      assertOk(h.client.push(TYPE.ROUTE, [routeConfig('r1', 'a')]));
+      await waitFor(() => h.server.dynamic!.lds.isWarm(), 'activation attempt done');
+      assert.equal(h.server.listenerManager.get('l1'), undefined);
+      const d = (h.server.dynamic!.lds.configDump() as { dynamic_listeners: Json[] }).dynamic_listeners[0];
+      assert.equal(d.name, 'l1');
+      assert.equal(d.active_state, undefined);
+      assert.equal(d.error_state.version_info, 'L1');
+      assert.match(d.error_state.details, /^Listener "l1": .*(EADDRINUSE|address already in use)/i);
+      assert.equal(h.store.counter('listener_manager.listener_create_failure').value, 1);
+    });
+  } finally {
+    await new Promise<void>((r) => holder.close(() => r()));
+  }
+});

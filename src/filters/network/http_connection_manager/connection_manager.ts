@@ -47,6 +47,8 @@ export class HcmConnection {
   activeStreams = 0;
   requestsCount = 0;
   private drainState = Drain.NotDraining;
+  /** Accepted while the listener was already draining. */
+  private bornDraining = false;
   /** HTTP/1: responses of streams with id >= this carry `connection: close` (pipelined earlier ones do not). */
   private closeFromStreamId = Number.MAX_SAFE_INTEGER;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -79,6 +81,7 @@ export class HcmConnection {
     st.downstream_cx_active.inc();
     if (this.conn.info.tls) { st.downstream_cx_ssl_total.value++; st.downstream_cx_ssl_active.inc(); }
     this.conn.onClose(this.onClosed.bind(this));
+    this.bornDraining = this.conn.draining();
     this.conn.onDrain(this.onListenerDrain.bind(this));
     if (cfg.idleTimeoutMs > 0) this.idleTimer = setTimeout(onIdleTimer, cfg.idleTimeoutMs, this).unref();
     if (cfg.maxConnectionDurationMs > 0) this.durationTimer = setTimeout(onDurationTimer, cfg.maxConnectionDurationMs, this).unref();
@@ -238,10 +241,10 @@ export class HcmConnection {
 
   private onListenerDrain(): void {
     if (this.closed) return;
-    // A connection accepted while the listener drains (or one that has not sent a request
-    // yet) gets its first request served with `connection: close` (checkDrainOnResponse),
-    // as Envoy does, instead of being reset before it could say anything.
-    if (this.codec !== Codec.Http2 && this.requestsCount === 0) return;
+    // A connection accepted while the listener was already draining gets its request served
+    // with `connection: close` (checkDrainOnResponse), as Envoy does, instead of being reset
+    // before it could say anything. Idle connections from before the drain are closed.
+    if (this.bornDraining && this.codec !== Codec.Http2 && this.requestsCount === 0) return;
     if (this.activeStreams === 0 || this.codec === Codec.Http2) {
       if (this.drainState === Drain.NotDraining) this.cfg.stats.downstream_cx_drain_close.value++;
       this.startDrainSequence();
