@@ -255,12 +255,14 @@ for (const mode of MODES) {
       if (delta) assert.deepEqual(req2.unsubscribe.sort(), ['a', 'b']);
       else assert.deepEqual(req2.resourceNames, ['c']);
       assert.deepEqual(cp.connectedStreams()[0].subscriptions.find((s) => s.typeUrl === TYPE.ENDPOINT)?.names, ['c']);
-      // a resource nobody asked for is ignored (the client silently drops it)
+      // a resource unsubscribed a moment ago ('a') is ignored (a race with the unsubscribe); a
+      // ClusterLoadAssignment for a name never asked about ('zzz') reaches the handler, whose
+      // EDS implementation NACKs it as an assignment for an unknown cluster
       const before = h.handlers[TYPE.ENDPOINT].updates.length;
-      cp.setRaw(TYPE.ENDPOINT, [packJson(TYPE.ENDPOINT, claJson('c', 9000)), packJson(TYPE.ENDPOINT, claJson('zzz'))], { names: ['c', 'zzz'], version: 'raw1' });
+      cp.setRaw(TYPE.ENDPOINT, [packJson(TYPE.ENDPOINT, claJson('c', 9000)), packJson(TYPE.ENDPOINT, claJson('a')), packJson(TYPE.ENDPOINT, claJson('zzz'))], { names: ['c', 'a', 'zzz'], version: 'raw1' });
       await waitUntil(() => h.handlers[TYPE.ENDPOINT].updates.length > before, 5000, 'raw update');
       const u = h.handlers[TYPE.ENDPOINT].last();
-      assert.deepEqual(u.added.map((d) => d.name), ['c']);
+      assert.deepEqual(u.added.map((d) => d.name), ['c', 'zzz']);
       assert.equal(u.isFullState, false);
       assert.deepEqual(u.removed, []);
       // SotW EDS is not full state: names absent from a response are not removed
