@@ -17,7 +17,7 @@ export const DEMO_PORTS = { listener: 10000, admin: 9901, xds: 18000, v1: 9081, 
 /** Default interval between canary steps of the xDS demo. */
 export const DEFAULT_SHIFT_MS = 10_000;
 
-export function demoBootstrapYaml(p = DEMO_PORTS): string {
+export function demoBootstrapYaml(p: Omit<typeof DEMO_PORTS, 'xds'> = DEMO_PORTS): string {
   const cluster = (v: string, port: number) => `
   - name: reviews-${v}
     type: STATIC
