@@ -13,7 +13,7 @@ export async function benchHttp1(seconds = 10, conns = 64): Promise<LoadResult[]
   if (!tools.wrk || !tools.nginx) throw new Error('bench needs wrk and nginx (apt-get install wrk nginx-light haproxy)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'remora-bench-'));
   const procs = new Procs();
-  const UP = 18000, REMORA = 18001, NGINX = 18002, HAPROXY = 18003, ADMIN = 18009;
+  const UP = 18100, REMORA = 18101, NGINX = 18102, HAPROXY = 18103, ADMIN = 18109;
   const results: LoadResult[] = [];
   const main = path.join(__dirname, '..', '..', 'src', 'main.js');
   try {

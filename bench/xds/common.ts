@@ -5,8 +5,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import WebSocket from 'ws';
 import { xdsBootstrapYaml } from '../../src/demo/xds';
 
 export const REMORA_MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
@@ -47,10 +49,56 @@ export function httpGet(port: number, p: string, timeoutMs = 10_000): Promise<{ 
   });
 }
 
+/** A Chrome DevTools protocol session to a process started with --inspect (full GC, CPU profile). */
+export class Inspector {
+  private id = 0;
+  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>(); // eslint-disable-line @typescript-eslint/no-explicit-any
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
+      const p = m.id !== undefined ? this.pending.get(m.id) : undefined;
+      if (!p) return;
+      this.pending.delete(m.id!);
+      if (m.error) p.reject(new Error(m.error.message));
+      else p.resolve(m.result);
+    });
+  }
+
+  static async connect(port: number, timeoutMs = 10_000): Promise<Inspector> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const list = JSON.parse((await httpGet(port, '/json/list')).body) as Array<{ webSocketDebuggerUrl: string }>;
+        const ws = new WebSocket(list[0].webSocketDebuggerUrl, { maxPayload: 2 ** 31 - 1 });
+        await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+        return new Inspector(ws);
+      } catch (e) {
+        if (Date.now() > end) throw e;
+        await sleep(50);
+      }
+    }
+  }
+
+  send<T = any>(method: string, params: object = {}): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const id = ++this.id;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  /** Full (major) GC. */
+  gc(): Promise<void> { return this.send('HeapProfiler.collectGarbage'); }
+
+  close(): void { this.ws.terminate(); }
+}
+
 export interface RemoraProc {
   proc: ChildProcess;
   pid: number;
   adminPort: number;
+  /** Inspector session (startRemora with inspect: true). */
+  inspector?: Inspector;
   /** The last lines remora wrote to stderr (for error reports). */
   stderrTail(): string;
   exited(): boolean;
@@ -65,11 +113,12 @@ export interface RemoraProc {
  * Start remora (dist/src/main.js) with the xDS-only bootstrap of the demo (admin on an
  * ephemeral port, ADS to `xdsPort`), pinned to `core` when given.
  */
-export async function startRemora(dir: string, xdsPort: number, opts: { core?: string | null; apiType?: 'GRPC' | 'DELTA_GRPC'; logLevel?: string } = {}): Promise<RemoraProc> {
+export async function startRemora(dir: string, xdsPort: number, opts: { core?: string | null; apiType?: 'GRPC' | 'DELTA_GRPC'; logLevel?: string; inspectPort?: number } = {}): Promise<RemoraProc> {
   const cfg = path.join(dir, `remora-${Date.now()}.yaml`);
   const addrFile = path.join(dir, `admin-${Date.now()}.txt`);
   fs.writeFileSync(cfg, xdsBootstrapYaml({ admin: 0, xds: xdsPort }, { apiType: opts.apiType }));
-  const [cmd, args] = pinned(opts.core ?? null, process.execPath, [REMORA_MAIN, '-c', cfg, '--admin-address-path', addrFile, '-l', opts.logLevel ?? 'warning', '--concurrency', '1']);
+  const nodeArgs = opts.inspectPort ? [`--inspect=127.0.0.1:${opts.inspectPort}`] : [];
+  const [cmd, args] = pinned(opts.core ?? null, process.execPath, [...nodeArgs, REMORA_MAIN, '-c', cfg, '--admin-address-path', addrFile, '-l', opts.logLevel ?? 'warning', '--concurrency', '1']);
   const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let tail = '';
   let exited = false;
@@ -110,12 +159,14 @@ export async function startRemora(dir: string, xdsPort: number, opts: { core?: s
       }
     },
     async kill() {
+      r.inspector?.close();
       if (exited) return;
       try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
       const t = Date.now() + 5000;
       while (!exited && Date.now() < t) await sleep(20);
     },
   };
+  if (opts.inspectPort) r.inspector = await Inspector.connect(opts.inspectPort);
   return r;
 }
 
@@ -152,6 +203,37 @@ export function wrk(port: number, seconds: number, conns: number, core: string |
       });
     });
   });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+
+/** Top functions by self time of a V8 CPU profile (Profiler.stop result). */
+export function topSelfTime(profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }, top = 15): string[] {
+  const byId = new Map<number, ProfileNode>();
+  for (const n of profile.nodes) byId.set(n.id, n);
+  const self = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const n = byId.get(profile.samples[i]);
+    const dt = profile.timeDeltas[i] ?? 0;
+    total += dt;
+    if (!n) continue;
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  }
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => `${(us / 1000).toFixed(0).padStart(6)} ms ${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`);
 }
 
 export const MB = (b: number) => (b / 2 ** 20).toFixed(1);

@@ -10,7 +10,8 @@ import { fork, ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { Server } from '../server/server';
 import { setLogLevel } from '../common/log';
-import { CANARY_STEPS, DemoControlPlane, describeStep, xdsBootstrapYaml } from './xds';
+import { TYPE } from '../xds/types';
+import { CANARY_STEPS, DEMO_LISTENER, DemoControlPlane, describeStep, xdsBootstrapYaml } from './xds';
 
 export const DEMO_PORTS = { listener: 10000, admin: 9901, xds: 18000, v1: 9081, v2: 9082, v3: 9083 };
 
@@ -135,6 +136,11 @@ async function runXds(child: ChildProcess): Promise<Demo> {
       server.dynamic?.initialized(),
       new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('xDS resources not initialized within 20 s')), 20_000); }),
     ]);
+    // A listener that cannot bind is logged and dropped (remora stays up, like Envoy); the demo needs it.
+    if (!server.listenerManager.listeners().some((l) => l.name === DEMO_LISTENER)) {
+      const nack = server.dynamic?.status().find((s) => s.typeUrl === TYPE.LISTENER)?.lastNack;
+      throw new Error(`listener "${DEMO_LISTENER}" is not serving on 127.0.0.1:${DEMO_PORTS.listener}: ${nack?.error ?? 'port in use? (see the log above)'}`);
+    }
   } catch (e) {
     await server.shutdown(1, false).catch(() => undefined);
     await cp.stop();

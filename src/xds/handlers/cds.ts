@@ -100,6 +100,7 @@ export class CdsHandler implements ResourceHandler, AssignmentSink {
 
   apply(update: ResourceUpdate): void {
     if (this.stopped) return;
+    this.bySvc = undefined;
     const cm = this.deps.clusterManager;
     checkDuplicates('Cluster', update.added);
     const scratch = new Store();
@@ -175,9 +176,10 @@ export class CdsHandler implements ResourceHandler, AssignmentSink {
   /** EDS delivered an assignment for a service name. */
   onAssignment(svc: string, a: CachedAssignment): void {
     const cm = this.deps.clusterManager;
-    for (const rec of [...this.records.values()]) {
+    for (const rec of this.recordsFor(svc)) {
       if (rec.warming?.eds === svc) {
         this.install(rec, rec.warming, a.assignment);
+        if (this.warmingGauge.value > 0) this.warmingGauge.dec(); // exact recount in scheduleChange()
       } else if (rec.active?.eds === svc) {
         this.applyTo(rec.name, a.assignment);
       }
@@ -187,20 +189,50 @@ export class CdsHandler implements ResourceHandler, AssignmentSink {
       if (cm.get(name)) this.applyTo(name, a.assignment);
       else { this.staticEds.delete(name); this.deps.eds.unwatch(s); }
     }
-    this.updateGauges();
-    this.deps.onChange?.();
+    this.scheduleChange();
   }
+
+  /**
+   * Records whose warming or active cluster reads EDS service `svc`. The index is rebuilt
+   * lazily after CDS changes, so one EDS response with N assignments costs O(N), not O(N²).
+   */
+  private recordsFor(svc: string): ClusterRecord[] {
+    if (this.bySvc === undefined) {
+      const idx = new Map<string, ClusterRecord[]>();
+      const add = (k: string | undefined, r: ClusterRecord) => {
+        if (k === undefined) return;
+        const l = idx.get(k);
+        if (!l) idx.set(k, [r]); else if (!l.includes(r)) l.push(r);
+      };
+      for (const r of this.records.values()) { add(r.warming?.eds, r); add(r.active?.eds, r); }
+      this.bySvc = idx;
+    }
+    return this.bySvc.get(svc) ?? [];
+  }
+  private bySvc: Map<string, ClusterRecord[]> | undefined;
+
+  /** Gauge update + readiness re-check once per burst of assignments (after the current EDS apply). */
+  private scheduleChange(): void {
+    if (this.changeScheduled) return;
+    this.changeScheduled = true;
+    queueMicrotask(() => {
+      this.changeScheduled = false;
+      this.updateGauges();
+      this.deps.onChange?.();
+    });
+  }
+  private changeScheduled = false;
 
   /** EDS removed an assignment (delta): warming clusters finish warming without hosts; active ones keep theirs. */
   onAssignmentRemoved(svc: string): void {
-    for (const rec of [...this.records.values()]) {
+    for (const rec of [...this.recordsFor(svc)]) {
       if (rec.warming?.eds === svc) {
         this.deps.log.warn(`cds: EDS assignment "${svc}" removed while cluster ${rec.name} was warming; activating it without hosts`);
         this.install(rec, rec.warming, emptyAssignment(svc));
+        if (this.warmingGauge.value > 0) this.warmingGauge.dec();
       }
     }
-    this.updateGauges();
-    this.deps.onChange?.();
+    this.scheduleChange();
   }
 
   private applyTo(name: string, assignment: Plain): void {
@@ -243,6 +275,7 @@ export class CdsHandler implements ResourceHandler, AssignmentSink {
   private dropWarming(rec: ClusterRecord): void {
     const w = rec.warming;
     if (!w) return;
+    this.bySvc = undefined;
     if (w.timer) clearTimeout(w.timer);
     rec.warming = undefined;
     this.deps.eds.unwatch(w.eds);
@@ -251,6 +284,7 @@ export class CdsHandler implements ResourceHandler, AssignmentSink {
   private removeCluster(name: string): void {
     const rec = this.records.get(name);
     if (!rec) return;
+    this.bySvc = undefined;
     this.dropWarming(rec);
     if (rec.active) {
       this.deps.clusterManager.remove(name, { viaApi: true });

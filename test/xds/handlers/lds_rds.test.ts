@@ -196,6 +196,7 @@ test('readiness: INITIALIZING until CDS, EDS warming, LDS and RDS are done; LDS 
     assertOk(h.client.push(TYPE.CLUSTER, [edsCluster('c1')]));
     assert.ok(!h.client.wildcard.has(TYPE.LISTENER), 'LDS waits for the warming cluster');
     assertOk(h.client.push(TYPE.ENDPOINT, [cla('c1', [a.port])]));
+    await tick(); // readiness is re-checked once per EDS response, after its assignments are applied
     assert.ok(h.client.wildcard.has(TYPE.LISTENER));
     assert.equal(await ready(), 503);
     assertOk(h.client.push(TYPE.LISTENER, [rdsListener('l1', 'r1')]));
