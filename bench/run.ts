@@ -2,6 +2,7 @@
 //   npm run bench                 # everything
 //   npm run bench -- micro        # micro-benchmarks only
 //   npm run bench -- load [secs]  # load comparison only (default 10 s per target)
+//   npm run bench -- xds          # xDS scale (10,000 clusters) and EDS churn benchmarks
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -28,5 +29,11 @@ async function main(): Promise<void> {
   const seconds = parseInt(secs ?? '10', 10);
   if (!what || what === 'micro') micro();
   if (!what || what === 'load') await load(seconds);
+  if (!what || what === 'xds') {
+    for (const f of ['scale.js', 'churn.js']) {
+      console.log(`\n## xDS: ${f.replace(/\.js$/, '.ts')}`);
+      spawnSync(process.execPath, [path.join(__dirname, 'xds', f)], { stdio: 'inherit', timeout: 600_000 });
+    }
+  }
 }
 main().catch((e) => { console.error(e); process.exit(1); });
