@@ -11,7 +11,8 @@ import { mergeMessage } from '../../src/config/merge';
 import { lookupType } from '../../src/config/protos';
 import { ConfigError } from '../../src/config/errors';
 
-const FIXTURES = '/work/shared/fixtures';
+import { FIXTURES as SHARED_FIXTURES } from '../shared_fixtures';
+const FIXTURES = SHARED_FIXTURES;
 const BOOTSTRAP = 'envoy.config.bootstrap.v3.Bootstrap';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'remora-config-test-'));

@@ -10,7 +10,8 @@ import { Server } from '../../src/server/server';
 import { Store } from '../../src/stats/stats';
 import { setLogLevel } from '../../src/common/log';
 
-export const EXAMPLES = '/work/shared/fixtures/envoyproxy-examples';
+import { FIXTURES } from '../shared_fixtures';
+export const EXAMPLES = path.join(FIXTURES, 'envoyproxy-examples');
 export const REPO = path.resolve(__dirname, '..', '..', ...(path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? ['..'] : []));
 export const BIN = path.join(REPO, 'bin', 'remora.js');
 

@@ -10,7 +10,8 @@ import { parse } from '../../src/config/json';
 import { compileRouteConfig, type CompiledRouteConfig } from '../../src/router/index';
 import { req } from './helpers';
 
-const ROOT = '/work/shared/fixtures';
+import { FIXTURES } from '../shared_fixtures';
+const ROOT = FIXTURES;
 
 interface Found { file: string; where: string; cfg: Record<string, unknown> }
 

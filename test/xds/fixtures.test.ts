@@ -11,7 +11,8 @@ import { AdsClient } from '../../src/xds/client';
 import { Store } from '../../src/stats/stats';
 import { MODES, TYPE, memoryLog, RecordingHandler } from './helpers';
 
-const ISTIOCTL = '/work/shared/fixtures/istio-istio/istioctl/pkg';
+import { FIXTURES } from '../shared_fixtures';
+const ISTIOCTL = FIXTURES + '/istio-istio/istioctl/pkg';
 const FILES = [
   'authz/testdata/configdump.yaml',
   'proxyconfig/testdata/config_dump.json',
