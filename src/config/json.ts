@@ -866,7 +866,9 @@ export function decode(typeName: string, bytes: Uint8Array, path = ''): protobuf
   const info = typeInfoOf(typeName, path);
   let msg: protobuf.Message;
   try {
-    msg = info.type.decode(bytes);
+    // protobufjs' Buffer reader does not bounds-check string/bytes lengths (a truncated message
+    // decodes silently); a plain Uint8Array view gets the checked reader.
+    msg = info.type.decode(Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes);
   } catch (e) {
     throw new ConfigError(path, `unable to decode ${info.name}: ${e instanceof RangeError && /call stack/i.test(e.message) ? 'nested too deeply' : (e as Error).message}`);
   }

@@ -401,3 +401,11 @@ test('absurdly nested input is a ConfigError, not a crash', () => {
   }
   throwsConfig(() => parse('envoy.config.core.v3.Node', { metadata: root }, 'node'), 'node: config is nested too deeply');
 });
+
+test('decode: a truncated message in a Buffer is an error, not a silently shortened value', () => {
+  const T = lookupType('envoy.config.cluster.v3.Cluster')!;
+  const full = Buffer.from(T.encode(fromJSON('envoy.config.cluster.v3.Cluster', { name: 'a-fairly-long-cluster-name' })).finish());
+  const cut = full.subarray(0, full.length - 5);
+  assert.throws(() => decode('envoy.config.cluster.v3.Cluster', cut), /unable to decode/);
+  assert.equal((decode('envoy.config.cluster.v3.Cluster', full) as unknown as { name: string }).name, 'a-fairly-long-cluster-name');
+});
