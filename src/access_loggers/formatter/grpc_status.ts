@@ -2,6 +2,7 @@
 // Mirrors Envoy's Grpc::Common::getGrpcStatus(trailers, headers, info) and
 // Grpc::Utility::httpToGrpcStatus.
 import { getHeader, type Headers } from '../../http/headers';
+import { httpToGrpcStatus } from '../../http/local_reply';
 
 /** Envoy's WellKnownGrpcStatus::InvalidCode. */
 export const GRPC_INVALID_CODE = -1;
@@ -24,16 +25,7 @@ export const GRPC_STATUS_SNAKE = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMEN
   'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE',
   'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
 
-export function httpToGrpcStatus(code: number): number {
-  switch (code) {
-    case 400: return 13; // Internal
-    case 401: return 16; // Unauthenticated
-    case 403: return 7;  // PermissionDenied
-    case 404: return 12; // Unimplemented
-    case 429: case 502: case 503: case 504: return 14; // Unavailable
-    default: return 2;   // Unknown
-  }
-}
+export { httpToGrpcStatus };
 
 function fromHeaders(h: Headers | undefined, allowUserDefined: boolean): number {
   if (h === undefined) return GRPC_NONE;
