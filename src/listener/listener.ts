@@ -171,7 +171,9 @@ function buildNetworkFilters(chain: Plain, path: string, base: Record<string, un
       const tc = f.typed_config as PlainAny | undefined;
       if (!tc) throw new ConfigError(fp, `network filter '${f.name ?? ''}' has no typed_config`);
       const tpath = joinPath(fp, 'typed_config');
-      const factory = tc['@unknown'] ? undefined : lookup<NetworkFilterFactory>('network_filter', tc['@type']);
+      const found = lookup<NetworkFilterFactory>('network_filter', tc['@type']);
+      // A type the schema does not know (Istio-private protos) is only acceptable as a registered no-op.
+      const factory = tc['@unknown'] && !found?.noop ? undefined : found;
       if (!factory) {
         throw new ConfigError(tpath, `unknown network filter type "${tc['@type']}" (filter '${f.name ?? ''}')`);
       }

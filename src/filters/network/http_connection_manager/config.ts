@@ -224,7 +224,9 @@ function compileHttpFilters(list: Plain[] | undefined, path: string, ctx: Factor
     }
     const typed = hf.typed_config as PlainAny | undefined;
     const key = typed?.['@type'] ?? name;
-    const factory = typed?.['@unknown'] ? undefined : lookup<HttpFilterFactory>('http_filter', key) as unknown as HttpFilterExtensionFactory | undefined;
+    const found = lookup<HttpFilterFactory>('http_filter', key) as unknown as HttpFilterExtensionFactory | undefined;
+    // A type the schema does not know (Istio-private protos) is only acceptable as a registered no-op.
+    const factory = typed?.['@unknown'] && !found?.noop ? undefined : found;
     if (factory === undefined) {
       if (hf.is_optional === true) continue;
       throw new ConfigError(p, `Didn't find a registered implementation for '${name}' with type URL: '${typed?.['@type'] ?? ''}'`);
