@@ -29,7 +29,7 @@ import { buildCluster } from '../../cluster/cluster_factory';
 import { EdsCluster } from '../../cluster/cluster_base';
 import type { ClusterManagerImpl } from '../../cluster/cluster_manager';
 import { TYPE, type ResourceHandler, type ResourceUpdate } from '../types';
-import { XdsRejection, checkDuplicates, fetchTimer, fingerprint, initialFetchTimeoutMs, jsonOf, rejectResource, type JsonSource } from './common';
+import { XdsRejection, checkDuplicates, fetchTimer, fingerprint, initialFetchTimeoutMs, jsonOf, rejectResource, type JsonSource, warmingNamesOf } from './common';
 import type { AssignmentSink, CachedAssignment, EdsHandler } from './eds';
 import { redactJson } from '../../secret/redact';
 
@@ -294,14 +294,12 @@ export class CdsHandler implements ResourceHandler, AssignmentSink {
   }
 
   private updateGauges(): void {
-    let n = 0;
-    for (const r of this.records.values()) if (r.warming) n++;
-    this.warmingGauge.set(n);
+    this.warmingGauge.set(warmingNamesOf(this.records).length);
   }
 
   /** Names of clusters warming (waiting for their first assignment). */
   warmingNames(): string[] {
-    return [...this.records.values()].filter((r) => r.warming).map((r) => r.name);
+    return warmingNamesOf(this.records);
   }
 
   /** No cluster warming and every cluster in the manager initialized. */

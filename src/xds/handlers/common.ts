@@ -151,3 +151,10 @@ export function versionHash(v: string): number {
   }
   return (h2 & 0xfffff) * 0x100000000 + h1;
 }
+
+/** Names of the records that are warming (CDS and LDS share this bookkeeping). */
+export function warmingNamesOf(records: ReadonlyMap<string, { name: string; warming?: unknown }>): string[] {
+  const out: string[] = [];
+  for (const r of records.values()) if (r.warming) out.push(r.name);
+  return out;
+}

@@ -22,7 +22,7 @@ import type { Logger } from '../../server/context';
 import type { Gauge, Store } from '../../stats/stats';
 import type { ListenerManager } from '../../listener/listener_manager';
 import { TYPE, type ResourceHandler, type ResourceUpdate } from '../types';
-import { XdsRejection, checkDuplicates, fingerprint, initialFetchTimeoutMs, jsonOf, rejectResource, type JsonSource } from './common';
+import { XdsRejection, checkDuplicates, fingerprint, initialFetchTimeoutMs, jsonOf, rejectResource, type JsonSource, warmingNamesOf } from './common';
 import type { RouteConfigStore } from './rds';
 import { redactJson } from '../../secret/redact';
 
@@ -293,13 +293,11 @@ export class LdsHandler implements ResourceHandler {
   }
 
   private updateGauges(): void {
-    let n = 0;
-    for (const r of this.records.values()) if (r.warming) n++;
-    this.warmingGauge.set(n);
+    this.warmingGauge.set(warmingNamesOf(this.records).length);
   }
 
   warmingNames(): string[] {
-    return [...this.records.values()].filter((r) => r.warming).map((r) => r.name);
+    return warmingNamesOf(this.records);
   }
 
   /** No listener warming and no ListenerManager update in flight. */
