@@ -42,7 +42,11 @@ async function newConnection(port: number): Promise<'refused' | 'close' | 'open'
     const r = await request(port, '/', { headers: { connection: 'keep-alive' } });
     return r.headers.connection === 'close' ? 'close' : 'open';
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') return 'refused';
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ECONNREFUSED') return 'refused';
+    // A connection still in the kernel's accept queue when the listening socket closes is reset
+    // during connect: it was never accepted, so it is refused too (not an accepted request dropped).
+    if (err.code === 'ECONNRESET' && err.syscall === 'connect') return 'refused';
     throw e;
   }
 }
