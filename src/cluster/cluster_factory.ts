@@ -1,5 +1,5 @@
 // Validate a plain Cluster and build the cluster object for its discovery type.
-// Config that would change traffic and is not implemented is a ConfigError naming the field
+// Config that would change traffic and that remora lacks is a ConfigError naming the field
 // (relative to the cluster, prefixed with `path`).
 import { ConfigError, joinPath } from '../config/errors';
 import type { Plain } from '../config/plain';

@@ -1,6 +1,6 @@
 // Load-balancing config of a cluster: lb_policy (+ round_robin/least_request_lb_config,
 // common_lb_config) or the load_balancing_policy extension list. Anything that would change
-// host selection and is not implemented is a ConfigError naming the field.
+// host selection and that remora lacks is a ConfigError naming the field.
 import { ConfigError, joinPath } from '../config/errors';
 import type { Plain } from '../config/plain';
 import type { PrioritySetView } from '../cluster/types';

@@ -3,7 +3,7 @@
 //
 // create(config, ctx) compiles the plain HttpConnectionManager once into a frozen HcmConfig;
 // the product is a terminal NetworkFilterFactory whose filter takes each connection over
-// (connection_manager.ts). Fields that would change traffic and are not implemented are
+// (connection_manager.ts). Fields that would change traffic and that remora lacks are
 // rejected with a ConfigError naming the field (relative to the HCM config); harmless ones
 // are accepted.
 //
